@@ -1,0 +1,92 @@
+"""Request dependencies: the engine, the clock, the caller (API key) and its program."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Engine
+
+from patron.api.problems import ApiProblem
+from patron.db.uow import UnitOfWork
+from patron.services.context import Caller
+from patron.services.tenants import Unauthenticated, authenticate
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> Caller:
+    """The API key's caller; 401 problem if the key is missing, unknown or revoked."""
+    if authorization is None or not authorization.startswith("Bearer "):
+        raise Unauthenticated("send the API key as 'Authorization: Bearer <key>'")
+    with UnitOfWork(engine(request), write=False) as uow:
+        return authenticate(uow, authorization.removeprefix("Bearer ").strip())
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Makes the POST safe to retry: a replay returns the first response",
+        ),
+    ] = None,
+) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ApiProblem(
+            400,
+            "invalid-idempotency-key",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def program_code(
+    code: Annotated[
+        str | None,
+        Header(alias="Patron-Program", description="Program code; the tenant's default if absent"),
+    ] = None,
+) -> str | None:
+    return code
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+EngineDep = Annotated[Engine, Depends(engine)]
+NowDep = Annotated[datetime, Depends(now)]
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
+ProgramDep = Annotated[str | None, Depends(program_code)]
+
+
+def encode_cursor(kind: str, value: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    """The id inside an opaque cursor made by `encode_cursor`; 400 if it is not one."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        prefix, _, value = base64.urlsafe_b64decode(padded).decode().partition(":")
+        if prefix == kind and value.isdigit():
+            return int(value)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ApiProblem(400, "invalid-cursor", "cursor is not one this list returned", field="cursor")

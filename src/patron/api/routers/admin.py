@@ -1,0 +1,66 @@
+"""Programs and API keys of the caller's tenant."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+
+from patron.api.context import Ctx
+from patron.schemas.keys import KeyIn, KeyView, NewKeyView
+from patron.schemas.programs import ProgramIn, ProgramView
+from patron.services import keys
+from patron.services.context import Scope
+from patron.services.programs import create_program, program_view
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+@router.get("/program", response_model=ProgramView, summary="The program this request addresses")
+def current_program(ctx: Ctx) -> ProgramView:
+    return ctx.read(lambda _uow, prog: program_view(prog))
+
+
+@router.get("/programs", response_model=list[ProgramView], summary="The tenant's programs")
+def list_programs(ctx: Ctx) -> list[ProgramView]:
+    return ctx.read(
+        lambda uow, _prog: [program_view(p) for p in uow.programs.of_tenant(ctx.caller.tenant_id)]
+    )
+
+
+@router.post("/programs", status_code=201, response_model=ProgramView, summary="Create a program")
+def new_program(spec: ProgramIn, ctx: Ctx) -> JSONResponse:
+    ctx.caller.require(Scope.ADMIN)
+    return ctx.write(
+        lambda uow, _prog: program_view(create_program(uow, ctx.caller.tenant_id, spec, ctx.now)),
+        body=spec,
+        scope=Scope.ADMIN,
+    )
+
+
+@router.get("/keys", response_model=list[KeyView], summary="The tenant's API keys (no secrets)")
+def list_keys(ctx: Ctx) -> list[KeyView]:
+    ctx.caller.require(Scope.ADMIN)
+    return ctx.read(
+        lambda uow, _prog: [
+            keys.key_view(uow, row) for row in uow.keys.of_tenant(ctx.caller.tenant_id)
+        ]
+    )
+
+
+@router.post("/keys", status_code=201, response_model=NewKeyView, summary="Create an API key")
+def create_key(spec: KeyIn, ctx: Ctx) -> JSONResponse:
+    return ctx.write(
+        lambda uow, _prog: keys.issue(uow, ctx.caller, spec, ctx.now), body=spec, scope=Scope.ADMIN
+    )
+
+
+@router.post("/keys/{key_id}/revoke", response_model=KeyView, summary="Revoke an API key")
+def revoke_key(key_id: Annotated[str, Path(min_length=1, max_length=32)], ctx: Ctx) -> JSONResponse:
+    return ctx.write(
+        lambda uow, _prog: keys.revoke(uow, ctx.caller, key_id, ctx.now),
+        body=None,
+        status=200,
+        scope=Scope.ADMIN,
+    )

@@ -1,0 +1,1 @@
+"""Repositories: the SQL for one aggregate each. They never commit."""

@@ -1,0 +1,47 @@
+"""Events from a source, each recorded exactly once by (tenant, source, type, source id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from patron.db.tables import events
+
+
+class EventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def claim(self, **fields: Any) -> int | None:
+        """Insert the event unless its source id is already recorded; return its new id,
+        or None if it was there first.
+
+        On PostgreSQL a concurrent claim of the same id waits here until the first
+        transaction ends, so exactly one of them proceeds.
+        """
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(events)
+            .values(**fields)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "source", "type", "source_id"])
+            .returning(events.c.id)
+        )
+        row = self._c.execute(statement).first()
+        return int(row.id) if row else None
+
+    def get(self, tenant_id: int, source: str, type_: str, source_id: str) -> Row | None:  # type: ignore[type-arg]
+        query = select(events).where(
+            events.c.tenant_id == tenant_id,
+            events.c.source == source,
+            events.c.type == type_,
+            events.c.source_id == source_id,
+        )
+        return self._c.execute(query).first()
+
+    def set_result(self, event_id: int, *, member_id: int | None, result: dict[str, Any]) -> None:
+        self._c.execute(
+            update(events).where(events.c.id == event_id).values(member_id=member_id, result=result)
+        )

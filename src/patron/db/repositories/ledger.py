@@ -1,0 +1,131 @@
+"""The ledger: transactions, their entries, and lots. Append-only except `lots.remaining`
+and `lots.state`, which are caches of the entries that touch each lot (`patron verify`
+checks that they agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from patron.db.tables import ledger_entries, ledger_transactions, lots
+from patron.domain.ledger import Posting
+from patron.domain.lots import Lot
+
+
+class LedgerRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def insert_transaction(self, **fields: Any) -> int:
+        result = self._c.execute(insert(ledger_transactions).values(**fields))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def insert_entries(
+        self, tenant_id: int, transaction_id: int, postings: Sequence[Posting]
+    ) -> None:
+        self._c.execute(
+            insert(ledger_entries),
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "tenant_id": tenant_id,
+                    "account": posting.account,
+                    "asset": posting.asset,
+                    "amount": posting.amount,
+                    "lot_id": posting.lot_id,
+                    "member_id": posting.member_id,
+                }
+                for posting in postings
+            ],
+        )
+
+    def insert_lot(self, **fields: Any) -> int:
+        result = self._c.execute(insert(lots).values(**fields))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def open_lots(self, member_id: int, asset: str, state: str) -> list[Lot]:
+        """Lots of the member in `state` that still hold points."""
+        query = select(lots.c.id, lots.c.remaining, lots.c.expires_at).where(
+            lots.c.member_id == member_id,
+            lots.c.asset == asset,
+            lots.c.state == state,
+            lots.c.remaining > 0,
+        )
+        return [Lot(row.id, row.remaining, row.expires_at) for row in self._c.execute(query)]
+
+    def matured_lots(self, member_id: int, asset: str, now: datetime) -> list[Lot]:
+        """Pending lots whose pending period has ended at `now`."""
+        query = select(lots.c.id, lots.c.remaining, lots.c.expires_at).where(
+            lots.c.member_id == member_id,
+            lots.c.asset == asset,
+            lots.c.state == "pending",
+            lots.c.pending_until <= now,
+        )
+        return [Lot(row.id, row.remaining, row.expires_at) for row in self._c.execute(query)]
+
+    def get_lots(self, lot_ids: Sequence[int]) -> list[Row]:  # type: ignore[type-arg]
+        return list(self._c.execute(select(lots).where(lots.c.id.in_(lot_ids))))
+
+    def add_to_lots(self, deltas: dict[int, int]) -> None:
+        """Add `delta` to each lot's remaining (negative to take points out)."""
+        if not deltas:
+            return
+        self._c.execute(
+            update(lots)
+            .where(lots.c.id == bindparam("lot"))
+            .values(remaining=lots.c.remaining + bindparam("delta")),
+            [{"lot": lot_id, "delta": delta} for lot_id, delta in deltas.items()],
+        )
+
+    def make_available(self, lot_ids: Sequence[int]) -> None:
+        self._c.execute(update(lots).where(lots.c.id.in_(lot_ids)).values(state="available"))
+
+    def order_lot(self, order_id: int) -> Row | None:  # type: ignore[type-arg]
+        """The lot an order's points were earned into, if it earned any."""
+        query = (
+            select(lots)
+            .join(ledger_transactions, lots.c.transaction_id == ledger_transactions.c.id)
+            .where(ledger_transactions.c.order_id == order_id, ledger_transactions.c.kind == "earn")
+        )
+        return self._c.execute(query).first()
+
+    def redemption_takes(self, redemption_id: int) -> list[Row]:  # type: ignore[type-arg]
+        """The lot entries of a redemption's spend: which lots paid for it, and how much."""
+        query = (
+            select(ledger_entries.c.lot_id, ledger_entries.c.amount)
+            .join(ledger_transactions, ledger_entries.c.transaction_id == ledger_transactions.c.id)
+            .where(
+                ledger_transactions.c.redemption_id == redemption_id,
+                ledger_transactions.c.kind == "redeem",
+                ledger_entries.c.lot_id.is_not(None),
+            )
+            .order_by(ledger_entries.c.id)
+        )
+        return list(self._c.execute(query))
+
+    def history(self, member_id: int, *, before_id: int | None, limit: int) -> list[Row]:  # type: ignore[type-arg]
+        """The member's transactions, newest first, before the cursor `before_id`."""
+        query = select(ledger_transactions).where(ledger_transactions.c.member_id == member_id)
+        if before_id is not None:
+            query = query.where(ledger_transactions.c.id < before_id)
+        query = query.order_by(ledger_transactions.c.id.desc()).limit(limit)
+        return list(self._c.execute(query))
+
+    def member_entries(self, transaction_ids: Sequence[int], member_id: int) -> list[Row]:  # type: ignore[type-arg]
+        """The entries of the given transactions that touch the member's own accounts."""
+        if not transaction_ids:
+            return []
+        query = (
+            select(ledger_entries)
+            .where(
+                ledger_entries.c.transaction_id.in_(transaction_ids),
+                ledger_entries.c.member_id == member_id,
+            )
+            .order_by(ledger_entries.c.id)
+        )
+        return list(self._c.execute(query))

@@ -1,0 +1,91 @@
+"""Members and their balances. Balance rows are the lock that serialises a member's writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
+
+from patron.db.tables import member_balances, members
+from patron.domain.member import Balance
+
+
+class MemberRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def insert(self, *, tenant_id: int, program_id: int, now: datetime, **fields: Any) -> int:
+        """Insert a member with an empty points balance; returns its id."""
+        result = self._c.execute(
+            insert(members).values(
+                tenant_id=tenant_id,
+                program_id=program_id,
+                enrolled_at=now,
+                updated_at=now,
+                **fields,
+            )
+        )
+        member_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        self.insert_balance(tenant_id, member_id, "points")
+        return member_id
+
+    def insert_balance(self, tenant_id: int, member_id: int, asset: str) -> None:
+        self._c.execute(
+            insert(member_balances).values(
+                member_id=member_id,
+                asset=asset,
+                tenant_id=tenant_id,
+                available=0,
+                pending=0,
+                debt=0,
+                lifetime_earned=0,
+            )
+        )
+
+    def get(self, program_id: int, external_id: str) -> Row | None:  # type: ignore[type-arg]
+        query = select(members).where(
+            members.c.program_id == program_id, members.c.external_id == external_id
+        )
+        return self._c.execute(query).first()
+
+    def get_by_id(self, member_id: int) -> Row | None:  # type: ignore[type-arg]
+        return self._c.execute(select(members).where(members.c.id == member_id)).first()
+
+    def update(self, member_id: int, now: datetime, **fields: Any) -> None:
+        self._c.execute(
+            update(members).where(members.c.id == member_id).values(updated_at=now, **fields)
+        )
+
+    def page(self, program_id: int, *, after_id: int | None, limit: int) -> list[Row]:  # type: ignore[type-arg]
+        """Members in id order after `after_id` (a cursor), at most `limit`."""
+        query = select(members).where(members.c.program_id == program_id)
+        if after_id is not None:
+            query = query.where(members.c.id > after_id)
+        return list(self._c.execute(query.order_by(members.c.id).limit(limit)))
+
+    def balance(self, member_id: int, asset: str = "points", *, lock: bool = False) -> Balance:
+        """The member's balance of `asset`; with `lock`, hold its row until commit."""
+        query = select(
+            member_balances.c.available,
+            member_balances.c.pending,
+            member_balances.c.debt,
+            member_balances.c.lifetime_earned,
+        ).where(member_balances.c.member_id == member_id, member_balances.c.asset == asset)
+        if lock:
+            query = query.with_for_update()
+        row = self._c.execute(query).one()
+        return Balance(row.available, row.pending, row.debt, row.lifetime_earned)
+
+    def set_balance(self, member_id: int, asset: str, balance: Balance) -> None:
+        self._c.execute(
+            update(member_balances)
+            .where(member_balances.c.member_id == member_id, member_balances.c.asset == asset)
+            .values(
+                available=balance.available,
+                pending=balance.pending,
+                debt=balance.debt,
+                lifetime_earned=balance.lifetime_earned,
+            )
+        )

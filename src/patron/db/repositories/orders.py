@@ -1,0 +1,108 @@
+"""Orders and their lines, with what has been refunded of them so far."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from patron.db.tables import order_lines, orders
+from patron.domain.orders import OrderLine, PaidOrder, RefundState
+
+
+class OrderRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def insert(self, *, lines: Sequence[OrderLine], **fields: Any) -> int:
+        result = self._c.execute(insert(orders).values(**fields))
+        order_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        self._c.execute(
+            insert(order_lines),
+            [
+                {
+                    "order_id": order_id,
+                    "line_no": number,
+                    "line_id": line.line_id,
+                    "sku": line.sku,
+                    "category": line.category,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "discount": line.discount,
+                    "refunded_quantity": 0,
+                }
+                for number, line in enumerate(lines)
+            ],
+        )
+        return order_id
+
+    def get(
+        self, tenant_id: int, brand_id: int, external_id: str, *, lock: bool = False
+    ) -> Row | None:  # type: ignore[type-arg]
+        query = select(orders).where(
+            orders.c.tenant_id == tenant_id,
+            orders.c.brand_id == brand_id,
+            orders.c.external_id == external_id,
+        )
+        if lock:
+            query = query.with_for_update()
+        return self._c.execute(query).first()
+
+    def lines(self, order_id: int) -> list[Row]:  # type: ignore[type-arg]
+        query = select(order_lines).where(order_lines.c.order_id == order_id)
+        return list(self._c.execute(query.order_by(order_lines.c.line_no)))
+
+    def load(self, order: Row) -> tuple[PaidOrder, RefundState]:  # type: ignore[type-arg]
+        """The domain view of a stored order and of its refunds so far."""
+        rows = self.lines(order.id)
+        paid = PaidOrder(
+            lines=tuple(
+                OrderLine(
+                    line_id=row.line_id,
+                    quantity=row.quantity,
+                    unit_price=row.unit_price,
+                    discount=row.discount,
+                    sku=row.sku,
+                    category=row.category,
+                )
+                for row in rows
+            ),
+            order_discount=order.order_discount,
+            shipping=order.shipping,
+            tax=order.tax,
+        )
+        state = RefundState(
+            refunded_quantities=tuple(row.refunded_quantity for row in rows),
+            merchandise_refunded=order.merchandise_refunded,
+            shipping_refunded=order.shipping_refunded,
+            tax_refunded=order.tax_refunded,
+            points_awarded=order.points_awarded,
+            points_reversed=order.points_reversed,
+        )
+        return paid, state
+
+    def save_refund_state(self, order_id: int, state: RefundState) -> None:
+        self._c.execute(
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(
+                merchandise_refunded=state.merchandise_refunded,
+                shipping_refunded=state.shipping_refunded,
+                tax_refunded=state.tax_refunded,
+                points_reversed=state.points_reversed,
+            )
+        )
+        self._c.execute(
+            update(order_lines)
+            .where(
+                order_lines.c.order_id == order_id,
+                order_lines.c.line_no == bindparam("b_number"),
+            )
+            .values(refunded_quantity=bindparam("b_quantity")),
+            [
+                {"b_number": number, "b_quantity": quantity}
+                for number, quantity in enumerate(state.refunded_quantities)
+            ],
+        )

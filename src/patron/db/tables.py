@@ -1,0 +1,335 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this.
+
+Money and points are integers (minor units / whole points). Every row carries its
+`tenant_id` so that every query can be scoped to the caller's tenant.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from patron.db.types import Id, Json, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _tenant() -> Column[int]:
+    return Column("tenant_id", Id, ForeignKey("tenants.id"), nullable=False)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+brands = Table(
+    "brands",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "code", name="uq_brands_tenant_code"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("brand_id", Id, ForeignKey("brands.id"), nullable=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("points_name", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    # point value: `point_value_points` points are worth `point_value_amount` minor units.
+    Column("point_value_points", Integer, nullable=False),
+    Column("point_value_amount", BigInteger, nullable=False),
+    # base earning: `earn_points` points per `earn_per_amount` minor units of eligible spend.
+    Column("earn_points", Integer, nullable=False),
+    Column("earn_per_amount", BigInteger, nullable=False),
+    Column("rounding", String(16), nullable=False),
+    Column("include_shipping", Boolean, nullable=False),
+    Column("include_tax", Boolean, nullable=False),
+    Column("pending_days", Integer, nullable=False),
+    Column("refund_policy", String(16), nullable=False),
+    Column("auto_enroll", Boolean, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "code", name="uq_programs_tenant_code"),
+    CheckConstraint("point_value_points > 0 AND point_value_amount > 0", name="point_value"),
+    CheckConstraint("earn_points >= 0 AND earn_per_amount > 0", name="earn_rate"),
+    CheckConstraint("pending_days >= 0", name="pending_days"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("email", String(320), nullable=True),
+    Column("first_name", String(200), nullable=True),
+    Column("last_name", String(200), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("birthday", Date, nullable=True),
+    Column("locale", String(16), nullable=True),
+    Column("tags", Json, nullable=False),
+    Column("marketing_consent", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "external_id", name="uq_members_program_external"),
+    CheckConstraint("status IN ('active', 'blocked')", name="status"),
+)
+
+member_balances = Table(
+    "member_balances",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("asset", String(32), primary_key=True),
+    _tenant(),
+    Column("available", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    Column("lifetime_earned", BigInteger, nullable=False),
+    # The backstop: whatever the code does, a balance is never spent below zero. A
+    # clawback that finds no points records `debt` instead (explicit, never hidden).
+    CheckConstraint("available >= 0", name="available_not_negative"),
+    CheckConstraint("pending >= 0", name="pending_not_negative"),
+    CheckConstraint("debt >= 0", name="debt_not_negative"),
+)
+
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=True),
+    Column("redemption_id", Id, ForeignKey("redemptions.id"), nullable=True),
+    Column("api_key_id", Id, ForeignKey("api_keys.id"), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("details", Json, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_ledger_transactions_member", "member_id", "id"),
+    Index("ix_ledger_transactions_order", "order_id"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("pending_until", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
+    CheckConstraint("state IN ('pending', 'available')", name="state"),
+    Index("ix_lots_member_open", "member_id", "asset", "state", "remaining"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False),
+    _tenant(),
+    Column("account", String(96), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("lot_id", Id, ForeignKey("lots.id"), nullable=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=True),
+    CheckConstraint("amount <> 0", name="amount_not_zero"),
+    Index("ix_ledger_entries_transaction", "transaction_id"),
+    Index("ix_ledger_entries_member", "member_id"),
+    Index("ix_ledger_entries_lot", "lot_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("brand_id", Id, ForeignKey("brands.id"), nullable=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=True),
+    Column("payload", Json, nullable=False),
+    Column("result", Json, nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    # Exactly once: the source id is unique per tenant, source and type of event.
+    UniqueConstraint("tenant_id", "source", "type", "source_id", name="uq_events_source"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("brand_id", Id, ForeignKey("brands.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("order_discount", BigInteger, nullable=False),
+    Column("shipping", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("eligible_amount", BigInteger, nullable=False),
+    Column("points_awarded", BigInteger, nullable=False),
+    Column("points_reversed", BigInteger, nullable=False),
+    Column("merchandise_refunded", BigInteger, nullable=False),
+    Column("shipping_refunded", BigInteger, nullable=False),
+    Column("tax_refunded", BigInteger, nullable=False),
+    Column("discount_codes", Json, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "brand_id", "external_id", name="uq_orders_brand_external"),
+    Index("ix_orders_member", "member_id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", Id, ForeignKey("orders.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("line_id", String(128), nullable=False),
+    Column("sku", String(128), nullable=True),
+    Column("category", String(128), nullable=True),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("discount", BigInteger, nullable=False),
+    Column("refunded_quantity", Integer, nullable=False),
+    CheckConstraint("refunded_quantity >= 0 AND refunded_quantity <= quantity", name="refunded"),
+)
+
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("points_cost", BigInteger, nullable=False),
+    Column("value_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("code_prefix", String(16), nullable=False),
+    Column("code_length", Integer, nullable=False),
+    Column("validity_days", Integer, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("points_cost > 0", name="points_cost_positive"),
+    CheckConstraint("value_amount > 0", name="value_positive"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("reward_id", Id, ForeignKey("rewards.id"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("value_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("consumed_at", UTCDateTime, nullable=True),
+    Column("consumed_order_id", String(128), nullable=True),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    UniqueConstraint("tenant_id", "code", name="uq_redemptions_tenant_code"),
+    CheckConstraint("status IN ('issued', 'consumed', 'cancelled')", name="status"),
+    Index("ix_redemptions_member", "member_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", Id, ForeignKey("tenants.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=True),
+    Column("type", String(64), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index(
+        "ix_outbox_undelivered",
+        "id",
+        postgresql_where=text("delivered_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL"),
+    ),
+)

@@ -1,0 +1,1 @@
+"""Pure domain model: no I/O, no clock, no SQLAlchemy. Everything here is deterministic."""

@@ -1,0 +1,69 @@
+"""Double-entry postings and the names of ledger accounts.
+
+A ledger transaction is a list of postings that sums to zero for each asset. Member
+accounts hold points in lots; system accounts (issued, redeemed, adjustments) are the
+other side of every movement and carry no lots.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+POINTS = "points"
+
+
+class TxKind(StrEnum):
+    """Why points moved. Stable values: they are stored and shown in the API."""
+
+    EARN = "earn"
+    RELEASE = "release"
+    REVERSE = "reverse"
+    REDEEM = "redeem"
+    REDEMPTION_CANCEL = "redemption_cancel"
+    ADJUST = "adjust"
+    DEBT_SETTLE = "debt_settle"
+
+
+def member_available(member_id: int) -> str:
+    return f"member:{member_id}:available"
+
+
+def member_pending(member_id: int) -> str:
+    return f"member:{member_id}:pending"
+
+
+def brand_issued(brand_id: int) -> str:
+    return f"brand:{brand_id}:issued"
+
+
+def program_account(program_id: int, purpose: str) -> str:
+    """A program-wide system account: `redeemed`, `adjustments`, ..."""
+    return f"program:{program_id}:{purpose}"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """`amount` of `asset` into `account` (negative: out of it), optionally on one lot."""
+
+    account: str
+    amount: int
+    asset: str = POINTS
+    lot_id: int | None = None
+    member_id: int | None = None
+
+
+class UnbalancedTransaction(ValueError):
+    """A programming error: postings that do not sum to zero must never be written."""
+
+
+def check_balanced(postings: Iterable[Posting]) -> None:
+    """Raise UnbalancedTransaction unless the postings sum to zero for every asset."""
+    totals: dict[str, int] = defaultdict(int)
+    for posting in postings:
+        totals[posting.asset] += posting.amount
+    unbalanced = {asset: total for asset, total in totals.items() if total != 0}
+    if unbalanced:
+        raise UnbalancedTransaction(f"postings do not sum to zero: {unbalanced}")

@@ -1,0 +1,94 @@
+"""Members: enrolment, updates and what the API shows of them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from patron.schemas.common import ExternalId, Strict
+
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+Phone = Annotated[str, Field(max_length=32, pattern=r"^\+?[0-9 ()-]{3,32}$")]
+Locale = Annotated[str, Field(max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
+Name = Annotated[str, Field(max_length=200)]
+
+
+class MemberProfile(Strict):
+    """The member's profile fields; all optional."""
+
+    email: EmailStr | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    birthday: date | None = None
+    locale: Locale | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] = []
+    marketing_consent: bool = False
+
+
+class EnrollMember(MemberProfile):
+    """Enrol a customer of the store, known by its own id there."""
+
+    external_id: ExternalId
+
+
+class UpdateMember(Strict):
+    """Change some fields of a member; fields left out stay as they are."""
+
+    email: EmailStr | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    birthday: date | None = None
+    locale: Locale | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    marketing_consent: bool | None = None
+    status: Literal["active", "blocked"] | None = None
+
+
+class BalanceView(BaseModel):
+    """Points now spendable, points waiting for the return window, and debt from clawbacks."""
+
+    available: int
+    pending: int
+    debt: int
+    lifetime_earned: int
+
+
+class EntryView(BaseModel):
+    account: str
+    amount: int
+    lot_id: int | None
+
+
+class LedgerTransactionView(BaseModel):
+    id: int
+    kind: str
+    points: int = Field(description="Net change of the member's points (available + pending)")
+    reason: str | None
+    details: dict[str, object]
+    entries: list[EntryView]
+    occurred_at: datetime
+    created_at: datetime
+
+
+class MemberView(BaseModel):
+    external_id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    birthday: date | None
+    locale: str | None
+    tags: list[str]
+    marketing_consent: bool
+    status: str
+    enrolled_at: datetime
+    updated_at: datetime
+    balance: BalanceView
+    tier: str | None = Field(
+        None, description="Tier placeholder; tiers come with program mechanics"
+    )
+    recent_ledger: list[LedgerTransactionView] = []

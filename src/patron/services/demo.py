@@ -1,0 +1,145 @@
+"""The demo: a tenant, a program, a reward, 50 members and a few hundred orders.
+
+Idempotent: it finds the demo tenant if it exists and only tops up what is missing, so
+`patron demo` (and `make run`) can run again and again.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from patron.db.uow import UnitOfWork
+from patron.schemas.common import Money
+from patron.schemas.orders import (
+    CustomerIn,
+    OrderLineIn,
+    OrderPaidIn,
+    OrderRefundedIn,
+    RefundLineIn,
+)
+from patron.schemas.programs import ProgramIn
+from patron.schemas.rewards import RewardIn
+from patron.services import redemptions
+from patron.services.context import Caller, Scope
+from patron.services.orders import Replayed, record_order_paid, record_order_refunded
+from patron.services.programs import create_program
+from patron.services.tenants import create_key, create_tenant
+
+DEMO_TENANT = "demo"
+MEMBERS = 50
+ORDERS = 300
+CATEGORIES = {
+    "coffee": (1299, 2499),
+    "tea": (899, 1899),
+    "mugs": (1499, 3499),
+    "gifts": (2999, 8999),
+}
+FIRST_NAMES = ["Ada", "Grace", "Linus", "Mei", "Wei", "Yuki", "Omar", "Sofia", "Ivan", "Lena"]
+LAST_NAMES = ["Lovelace", "Hopper", "Chen", "Lin", "Tanaka", "Haddad", "Rossi", "Petrov"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoInfo:
+    api_key: str | None
+    tenant_id: int
+    created: bool
+
+
+def run_demo(engine: Engine, now: datetime | None = None) -> DemoInfo:
+    """Create (or find) the demo tenant and fill it; returns a new admin key when it
+    created the tenant (keys are shown once; on later runs, make one with `patron keys`)."""
+    now = now or datetime.now(UTC)
+    with UnitOfWork(engine) as uow:
+        existing = uow.tenants.get_by_name(DEMO_TENANT)
+        if existing is not None:
+            return DemoInfo(None, existing.id, created=False)
+        tenant_id = create_tenant(uow, DEMO_TENANT, now)
+        program = create_program(
+            uow,
+            tenant_id,
+            ProgramIn(
+                code="rewards",
+                name="Demo Coffee Rewards",
+                points_name="beans",
+                currency="USD",
+                time_zone="America/New_York",
+                pending_days=14,
+            ),
+            now,
+        )
+        redemptions.create_reward(
+            uow,
+            program,
+            RewardIn(
+                name="$5 off",
+                points_cost=500,
+                value=Money(amount=500, currency="USD"),
+                code_prefix="DEMO-",
+            ),
+            now,
+        )
+        key = create_key(uow, tenant_id, scopes=frozenset(Scope), name="demo admin", now=now)
+        uow.commit()
+    _fill(engine, tenant_id, now)
+    return DemoInfo(key.token, tenant_id, created=True)
+
+
+def _fill(engine: Engine, tenant_id: int, now: datetime) -> None:
+    """Orders spread over the last 120 days, and a few refunds, from a fixed seed."""
+    rng = random.Random(42)
+    caller = Caller(tenant_id=tenant_id, api_key_id=None, scopes=frozenset(Scope))
+    with UnitOfWork(engine) as uow:
+        program = uow.programs.get_default(tenant_id)
+        assert program is not None
+        for number in range(1, ORDERS + 1):
+            order = _order(rng, number, now)
+            try:
+                record_order_paid(uow, caller, program, order, now)
+            except Replayed:
+                continue
+            if number % 25 == 0:
+                refund = OrderRefundedIn(
+                    refund_id=f"demo-refund-{number}",
+                    order_id=order.order_id,
+                    currency="USD",
+                    lines=[RefundLineIn(line_id=order.lines[0].line_id, quantity=1)],
+                    occurred_at=order.occurred_at + timedelta(days=3),
+                )
+                record_order_refunded(uow, caller, program, refund, now)
+        uow.commit()
+
+
+def _order(rng: random.Random, number: int, now: datetime) -> OrderPaidIn:
+    member = rng.randrange(1, MEMBERS + 1)
+    lines = []
+    for line_no in range(rng.randint(1, 3)):
+        category = rng.choice(list(CATEGORIES))
+        low, high = CATEGORIES[category]
+        lines.append(
+            OrderLineIn(
+                line_id=f"{number}-{line_no}",
+                sku=f"{category}-{rng.randint(1, 9)}",
+                category=category,
+                quantity=rng.randint(1, 3),
+                unit_price=Money(amount=rng.randint(low, high), currency="USD"),
+            )
+        )
+    subtotal = sum(line.quantity * line.unit_price.amount for line in lines)
+    return OrderPaidIn(
+        order_id=f"demo-{number}",
+        customer_id=f"customer-{member}",
+        currency="USD",
+        lines=lines,
+        customer=CustomerIn(
+            email=f"customer{member}@example.com",
+            first_name=FIRST_NAMES[member % len(FIRST_NAMES)],
+            last_name=LAST_NAMES[member % len(LAST_NAMES)],
+        ),
+        shipping=Money(amount=599, currency="USD"),
+        total=Money(amount=subtotal + 599, currency="USD"),
+        occurred_at=now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440)),
+    )

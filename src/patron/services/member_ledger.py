@@ -1,0 +1,310 @@
+"""Writes one member's point movements: the only code that posts ledger entries and
+changes lots and balances.
+
+Opening a `MemberLedger` locks the member's balance row (`SELECT ... FOR UPDATE` on
+PostgreSQL; the write transaction itself on SQLite) and first releases any pending lots
+whose return window has passed, so every movement sees up-to-date lots. Each movement is
+one ledger transaction whose postings sum to zero; `save()` writes the balance back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from patron.db.uow import UnitOfWork
+from patron.domain.ledger import (
+    POINTS,
+    Posting,
+    TxKind,
+    check_balanced,
+    member_available,
+    member_pending,
+)
+from patron.domain.lots import Lot, ReversalPlan, Take, plan_reversal, plan_spend
+from patron.domain.member import Balance
+from patron.domain.program import Program
+
+
+@dataclass(frozen=True, slots=True)
+class Refs:
+    """What a ledger transaction points back to, and who asked for it."""
+
+    event_id: int | None = None
+    order_id: int | None = None
+    redemption_id: int | None = None
+    api_key_id: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credited:
+    transaction_id: int
+    lot_id: int
+    pending: bool
+
+
+class MemberLedger:
+    """The ledger of one member and one asset, for the length of one unit of work."""
+
+    def __init__(
+        self, uow: UnitOfWork, program: Program, member_id: int, now: datetime, asset: str = POINTS
+    ) -> None:
+        self._uow = uow
+        self._program = program
+        self.member_id = member_id
+        self._now = now
+        self._asset = asset
+        self.balance = uow.members.balance(member_id, asset, lock=True)
+        self._release_matured()
+
+    # -- movements ---------------------------------------------------------------------
+
+    def credit(
+        self,
+        points: int,
+        *,
+        kind: TxKind,
+        source_account: str,
+        occurred_at: datetime,
+        pending_until: datetime | None = None,
+        expires_at: datetime | None = None,
+        refs: Refs = Refs(),
+        details: dict[str, Any] | None = None,
+    ) -> Credited:
+        """Put `points` (> 0) into a new lot, pending until `pending_until` if it is later
+        than now. Available points first pay off any debt."""
+        pending = pending_until is not None and pending_until > self._now
+        tx_id = self._transaction(kind, occurred_at, refs, details or {})
+        lot_id = self._uow.ledger.insert_lot(
+            tenant_id=self._program.tenant_id,
+            member_id=self.member_id,
+            asset=self._asset,
+            amount=points,
+            remaining=points,
+            state="pending" if pending else "available",
+            pending_until=pending_until,
+            expires_at=expires_at,
+            transaction_id=tx_id,
+            created_at=self._now,
+        )
+        account = self._account(pending)
+        postings = [
+            Posting(source_account, -points, self._asset),
+            Posting(account, points, self._asset, lot_id, self.member_id),
+        ]
+        earned = points if kind is TxKind.EARN else 0
+        if pending:
+            self.balance = replace(
+                self.balance,
+                pending=self.balance.pending + points,
+                lifetime_earned=self.balance.lifetime_earned + earned,
+            )
+        else:
+            self.balance = replace(
+                self.balance,
+                available=self.balance.available + points,
+                lifetime_earned=self.balance.lifetime_earned + earned,
+            )
+            postings += self._settle_debt([Lot(lot_id, points)])
+        self._post(tx_id, postings)
+        return Credited(tx_id, lot_id, pending)
+
+    def debit(
+        self,
+        points: int,
+        *,
+        kind: TxKind,
+        target_account: str,
+        refs: Refs = Refs(),
+        details: dict[str, Any] | None = None,
+    ) -> tuple[int, list[Take]]:
+        """Spend `points` (> 0) of available lots, expiring first. Raises
+        InsufficientPoints, writing nothing, if the member has fewer."""
+        takes = plan_spend(
+            self._uow.ledger.open_lots(self.member_id, self._asset, "available"), points
+        )
+        tx_id = self._transaction(kind, self._now, refs, details or {})
+        postings = [
+            Posting(self._account(False), -take.amount, self._asset, take.lot_id, self.member_id)
+            for take in takes
+        ]
+        postings.append(Posting(target_account, points, self._asset))
+        self._uow.ledger.add_to_lots({take.lot_id: -take.amount for take in takes})
+        self.balance = replace(self.balance, available=self.balance.available - points)
+        self._post(tx_id, postings)
+        return tx_id, takes
+
+    def restore(
+        self,
+        takes: Sequence[Take],
+        *,
+        kind: TxKind,
+        source_account: str,
+        refs: Refs = Refs(),
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """Put spent points back into the lots they came from (e.g. a cancelled
+        redemption), so they keep their original expiry."""
+        total = sum(take.amount for take in takes)
+        tx_id = self._transaction(kind, self._now, refs, details or {})
+        postings = [Posting(source_account, -total, self._asset)]
+        postings += [
+            Posting(self._account(False), take.amount, self._asset, take.lot_id, self.member_id)
+            for take in takes
+        ]
+        self._uow.ledger.add_to_lots({take.lot_id: take.amount for take in takes})
+        self.balance = replace(self.balance, available=self.balance.available + total)
+        postings += self._settle_debt([Lot(take.lot_id, take.amount) for take in takes])
+        self._post(tx_id, postings)
+        return tx_id
+
+    def reverse(
+        self,
+        points: int,
+        *,
+        own_lot_id: int | None,
+        allow_negative: bool,
+        target_account: str,
+        refs: Refs = Refs(),
+        details: dict[str, Any] | None = None,
+    ) -> tuple[int | None, ReversalPlan]:
+        """Take back `points` of an award (a refund): its own lot first, then other lots;
+        the rest becomes debt if `allow_negative`, else it is forgiven. Both are recorded
+        in the transaction's details."""
+        ledger = self._uow.ledger
+        available = ledger.open_lots(self.member_id, self._asset, "available")
+        pending = ledger.open_lots(self.member_id, self._asset, "pending")
+        pending_ids = {lot.id for lot in pending}
+        own = next((lot for lot in available + pending if lot.id == own_lot_id), None)
+        plan = plan_reversal(points, own, available, pending, allow_negative=allow_negative)
+        if plan.reversed == 0:
+            return None, plan
+        details = {**(details or {}), "debt_created": plan.debt, "forgiven": plan.forgiven}
+        tx_id = self._transaction(TxKind.REVERSE, self._now, refs, details)
+        postings = [
+            Posting(
+                self._account(take.lot_id in pending_ids),
+                -take.amount,
+                self._asset,
+                take.lot_id,
+                self.member_id,
+            )
+            for take in plan.takes
+        ]
+        if plan.debt:
+            postings.append(
+                Posting(self._account(False), -plan.debt, self._asset, None, self.member_id)
+            )
+        postings.append(Posting(target_account, plan.reversed, self._asset))
+        ledger.add_to_lots({take.lot_id: -take.amount for take in plan.takes})
+        from_pending = sum(take.amount for take in plan.takes if take.lot_id in pending_ids)
+        from_available = sum(take.amount for take in plan.takes) - from_pending
+        self.balance = replace(
+            self.balance,
+            available=self.balance.available - from_available,
+            pending=self.balance.pending - from_pending,
+            debt=self.balance.debt + plan.debt,
+        )
+        self._post(tx_id, postings)
+        return tx_id, plan
+
+    def save(self) -> None:
+        """Write the balance back (the row is still locked by this transaction)."""
+        self._uow.members.set_balance(self.member_id, self._asset, self.balance)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _release_matured(self) -> None:
+        """Move pending lots whose return window has passed to available, in one
+        transaction, then let them pay off debt."""
+        matured = self._uow.ledger.matured_lots(self.member_id, self._asset, self._now)
+        if not matured:
+            return
+        self._uow.ledger.make_available([lot.id for lot in matured])
+        released = sum(lot.remaining for lot in matured)
+        if released == 0:  # only fully reversed lots: nothing moves, no transaction
+            return
+        tx_id = self._transaction(TxKind.RELEASE, self._now, Refs(), {"lots": len(matured)})
+        postings: list[Posting] = []
+        for lot in matured:
+            postings.append(
+                Posting(self._account(True), -lot.remaining, self._asset, lot.id, self.member_id)
+            )
+            postings.append(
+                Posting(self._account(False), lot.remaining, self._asset, lot.id, self.member_id)
+            )
+        postings = [posting for posting in postings if posting.amount != 0]
+        self.balance = replace(
+            self.balance,
+            pending=self.balance.pending - released,
+            available=self.balance.available + released,
+        )
+        postings += self._settle_debt(matured)
+        self._post(tx_id, postings)
+        self.save()
+
+    def _settle_debt(self, lots: Sequence[Lot]) -> list[Posting]:
+        """Postings that use points of `lots` (just made available) to pay off debt."""
+        postings: list[Posting] = []
+        taken: dict[int, int] = defaultdict(int)
+        debt = self.balance.debt
+        for lot in lots:
+            pay = min(debt, lot.remaining)
+            if pay <= 0:
+                continue
+            debt -= pay
+            taken[lot.id] -= pay
+            account = self._account(False)
+            postings.append(Posting(account, -pay, self._asset, lot.id, self.member_id))
+            postings.append(Posting(account, pay, self._asset, None, self.member_id))
+        if taken:
+            paid = self.balance.debt - debt
+            self._uow.ledger.add_to_lots(dict(taken))
+            self.balance = replace(self.balance, available=self.balance.available - paid, debt=debt)
+        return postings
+
+    def _account(self, pending: bool) -> str:
+        return member_pending(self.member_id) if pending else member_available(self.member_id)
+
+    def _transaction(
+        self, kind: TxKind, occurred_at: datetime, refs: Refs, details: dict[str, Any]
+    ) -> int:
+        return self._uow.ledger.insert_transaction(
+            tenant_id=self._program.tenant_id,
+            program_id=self._program.id,
+            member_id=self.member_id,
+            kind=kind.value,
+            event_id=refs.event_id,
+            order_id=refs.order_id,
+            redemption_id=refs.redemption_id,
+            api_key_id=refs.api_key_id,
+            reason=refs.reason,
+            details=details,
+            occurred_at=occurred_at,
+            created_at=self._now,
+        )
+
+    def _post(self, tx_id: int, postings: list[Posting]) -> None:
+        check_balanced(postings)
+        if postings:
+            self._uow.ledger.insert_entries(self._program.tenant_id, tx_id, postings)
+
+
+def balance_of(uow: UnitOfWork, member_id: int, now: datetime, asset: str = POINTS) -> Balance:
+    """The balance a reader should see at `now`: pending lots whose window has passed
+    count as available even before a write has released them (without writing)."""
+    balance = uow.members.balance(member_id, asset)
+    matured = sum(lot.remaining for lot in uow.ledger.matured_lots(member_id, asset, now))
+    if not matured:
+        return balance
+    settled = min(balance.debt, matured)
+    return replace(
+        balance,
+        pending=balance.pending - matured,
+        available=balance.available + matured - settled,
+        debt=balance.debt - settled,
+    )

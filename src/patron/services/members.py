@@ -1,0 +1,141 @@
+"""Members: enrol, update, look up, and what a member sees of its ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from patron.db.uow import UnitOfWork
+from patron.domain.errors import Conflict, NotFound
+from patron.domain.member import MemberStatus
+from patron.domain.program import Program
+from patron.schemas.members import (
+    BalanceView,
+    EnrollMember,
+    EntryView,
+    LedgerTransactionView,
+    MemberProfile,
+    MemberView,
+    UpdateMember,
+)
+from patron.services.member_ledger import balance_of
+
+RECENT_LEDGER = 10
+
+
+def enroll(
+    uow: UnitOfWork, program: Program, profile: MemberProfile, external_id: str, now: datetime
+) -> int:
+    """Enrol a customer; 409 if it is a member already. Writes `member.enrolled`."""
+    if uow.members.get(program.id, external_id) is not None:
+        raise Conflict(f"member {external_id!r} exists", field="external_id")
+    fields = profile.model_dump(exclude={"external_id"})
+    member_id = uow.members.insert(
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        now=now,
+        external_id=external_id,
+        status=MemberStatus.ACTIVE.value,
+        **fields,
+    )
+    uow.outbox.add(
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        type_="member.enrolled",
+        payload={"customer_id": external_id, "program": program.code},
+        now=now,
+    )
+    return member_id
+
+
+def enroll_member(
+    uow: UnitOfWork, program: Program, spec: EnrollMember, now: datetime
+) -> MemberView:
+    enroll(uow, program, spec, spec.external_id, now)
+    return member_view(uow, program, spec.external_id, now)
+
+
+def update_member(
+    uow: UnitOfWork, program: Program, external_id: str, changes: UpdateMember, now: datetime
+) -> MemberView:
+    """Apply the fields given in `changes`; 404 for an unknown member."""
+    member = require_member(uow, program, external_id)
+    fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    if fields:
+        uow.members.update(member.id, now, **fields)
+        uow.outbox.add(
+            tenant_id=program.tenant_id,
+            program_id=program.id,
+            type_="member.updated",
+            payload={"customer_id": external_id, "fields": sorted(fields)},
+            now=now,
+        )
+    return member_view(uow, program, external_id, now)
+
+
+def require_member(uow: UnitOfWork, program: Program, external_id: str) -> Row:  # type: ignore[type-arg]
+    member = uow.members.get(program.id, external_id)
+    if member is None:
+        raise NotFound(f"no member {external_id!r}", field="customer_id")
+    return member
+
+
+def member_view(
+    uow: UnitOfWork,
+    program: Program,
+    external_id: str,
+    now: datetime,
+    *,
+    recent: int = RECENT_LEDGER,
+) -> MemberView:
+    member = require_member(uow, program, external_id)
+    balance = balance_of(uow, member.id, now)
+    return MemberView(
+        external_id=member.external_id,
+        email=member.email,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        phone=member.phone,
+        birthday=member.birthday,
+        locale=member.locale,
+        tags=member.tags,
+        marketing_consent=member.marketing_consent,
+        status=member.status,
+        enrolled_at=member.enrolled_at,
+        updated_at=member.updated_at,
+        balance=BalanceView(
+            available=balance.available,
+            pending=balance.pending,
+            debt=balance.debt,
+            lifetime_earned=balance.lifetime_earned,
+        ),
+        recent_ledger=ledger_page(uow, member.id, before_id=None, limit=recent),
+    )
+
+
+def ledger_page(
+    uow: UnitOfWork, member_id: int, *, before_id: int | None, limit: int
+) -> list[LedgerTransactionView]:
+    """The member's ledger transactions, newest first, with the member's own entries."""
+    transactions = uow.ledger.history(member_id, before_id=before_id, limit=limit)
+    entries = uow.ledger.member_entries([tx.id for tx in transactions], member_id)
+    by_tx: dict[int, list[EntryView]] = {}
+    for entry in entries:
+        by_tx.setdefault(entry.transaction_id, []).append(
+            EntryView(account=entry.account, amount=entry.amount, lot_id=entry.lot_id)
+        )
+    return [
+        LedgerTransactionView(
+            id=tx.id,
+            kind=tx.kind,
+            points=sum(entry.amount for entry in by_tx.get(tx.id, [])),
+            reason=tx.reason,
+            details=tx.details,
+            entries=by_tx.get(tx.id, []),
+            occurred_at=tx.occurred_at,
+            created_at=tx.created_at,
+        )
+        for tx in transactions
+    ]
