@@ -221,3 +221,7 @@ def import_orders(
     console.print(json.dumps(summary))
     if summary["rejected"]:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -40,7 +40,7 @@ def caller(
 
 
 def idempotency_key(
-    key: Annotated[
+    idempotency_key_header: Annotated[
         str | None,
         Header(
             alias="Idempotency-Key",
@@ -48,6 +48,7 @@ def idempotency_key(
         ),
     ] = None,
 ) -> str | None:
+    key = idempotency_key_header
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise ApiProblem(
             400,
@@ -59,12 +60,12 @@ def idempotency_key(
 
 
 def program_code(
-    code: Annotated[
+    patron_program: Annotated[
         str | None,
         Header(alias="Patron-Program", description="Program code; the tenant's default if absent"),
     ] = None,
 ) -> str | None:
-    return code
+    return patron_program
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -1,0 +1,61 @@
+"""Request builders shared by tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tests.conftest import START
+
+
+def money(amount: int, currency: str = "USD") -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def order(
+    order_id: str,
+    customer_id: str = "c1",
+    *,
+    lines: list[tuple[int, int]] | None = None,
+    occurred_at: datetime = START,
+    currency: str = "USD",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A paid order; `lines` are (quantity, unit price) pairs, line ids L0, L1, ..."""
+    lines = lines or [(1, 10_000)]
+    body: dict[str, Any] = {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "currency": currency,
+        "lines": [
+            {"line_id": f"L{i}", "sku": f"SKU{i}", "quantity": q, "unit_price": money(p, currency)}
+            for i, (q, p) in enumerate(lines)
+        ],
+        "total": money(sum(q * p for q, p in lines), currency),
+        "occurred_at": occurred_at.isoformat(),
+    }
+    body.update(extra)
+    return body
+
+
+def refund(
+    refund_id: str,
+    order_id: str,
+    *,
+    lines: list[tuple[str, int]] | None = None,
+    amount: int | None = None,
+    occurred_at: datetime = START,
+    currency: str = "USD",
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "refund_id": refund_id,
+        "order_id": order_id,
+        "currency": currency,
+        "lines": [{"line_id": line_id, "quantity": q} for line_id, q in (lines or [])],
+        "occurred_at": occurred_at.isoformat(),
+    }
+    if amount is not None:
+        body["amount"] = money(amount, currency)
+    body.update(extra)
+    return body
