@@ -1,4 +1,5 @@
-"""The demo: a tenant, a program, a reward, 50 members and a few hundred orders.
+"""The demo: a tenant, a program, a reward, 50 members with a welcome bonus, and a few
+hundred orders (some refunded).
 
 Idempotent: it finds the demo tenant if it exists and only tops up what is missing, so
 `patron demo` (and `make run`) can run again and again.
@@ -14,6 +15,8 @@ from sqlalchemy import Engine
 
 from patron.db.uow import UnitOfWork
 from patron.schemas.common import Money
+from patron.schemas.ledger import AdjustmentIn
+from patron.schemas.members import MemberProfile
 from patron.schemas.orders import (
     CustomerIn,
     OrderLineIn,
@@ -24,13 +27,16 @@ from patron.schemas.orders import (
 from patron.schemas.programs import ProgramIn
 from patron.schemas.rewards import RewardIn
 from patron.services import redemptions
+from patron.services.adjustments import adjust
 from patron.services.context import Caller, Scope
+from patron.services.members import enroll
 from patron.services.orders import Replayed, record_order_paid, record_order_refunded
 from patron.services.programs import create_program
 from patron.services.tenants import create_key, create_tenant
 
 DEMO_TENANT = "demo"
 MEMBERS = 50
+WELCOME_BONUS = 500
 ORDERS = 300
 CATEGORIES = {
     "coffee": (1299, 2499),
@@ -95,6 +101,11 @@ def _fill(engine: Engine, tenant_id: int, now: datetime) -> None:
     with UnitOfWork(engine) as uow:
         program = uow.programs.get_default(tenant_id)
         assert program is not None
+        for member in range(1, MEMBERS + 1):
+            external_id = f"customer-{member}"
+            enroll(uow, program, _profile(member), external_id, now)
+            bonus = AdjustmentIn(points=WELCOME_BONUS, reason="demo welcome bonus")
+            adjust(uow, caller, program, external_id, bonus, now)
         for number in range(1, ORDERS + 1):
             order = _order(rng, number, now)
             try:
@@ -142,4 +153,12 @@ def _order(rng: random.Random, number: int, now: datetime) -> OrderPaidIn:
         shipping=Money(amount=599, currency="USD"),
         total=Money(amount=subtotal + 599, currency="USD"),
         occurred_at=now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440)),
+    )
+
+
+def _profile(member: int) -> MemberProfile:
+    return MemberProfile(
+        email=f"customer{member}@example.com",
+        first_name=FIRST_NAMES[member % len(FIRST_NAMES)],
+        last_name=LAST_NAMES[member % len(LAST_NAMES)],
     )
