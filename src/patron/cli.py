@@ -26,9 +26,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+brands_app = typer.Typer(help="Brands of a tenant.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+app.add_typer(brands_app, name="brands")
 console = Console()
 
 
@@ -185,6 +187,35 @@ def keys_revoke(tenant: Annotated[str, typer.Option()], key_id: str) -> None:
             return
         uow.commit()
     console.print(f"key {key_id} revoked")
+
+
+@brands_app.command("create")
+def brands_create(tenant: Annotated[str, typer.Option()], code: str, name: str) -> None:
+    """Add a brand (a store or partner) to a tenant."""
+    from pydantic import ValidationError
+
+    from patron.schemas.brands import BrandIn
+    from patron.services.brands import create_brand
+    from patron.services.context import Caller, Scope
+
+    try:
+        spec = BrandIn(code=code, name=name)
+    except ValidationError as error:
+        _fail(str(error))
+        return
+    with UnitOfWork(_engine()) as uow:
+        row = uow.tenants.get_by_name(tenant)
+        if row is None:
+            _fail(f"no tenant {tenant!r}")
+            return
+        caller = Caller(tenant_id=row.id, api_key_id=None, scopes=frozenset(Scope))
+        try:
+            create_brand(uow, caller, spec, _now())
+        except DomainError as error:
+            _fail(error.detail)
+            return
+        uow.commit()
+    console.print(f"brand {code!r} added to {tenant!r}")
 
 
 @app.command("import")

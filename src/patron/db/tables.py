@@ -208,14 +208,17 @@ events = Table(
     Column("source", String(32), nullable=False),
     Column("type", String(64), nullable=False),
     Column("source_id", String(128), nullable=False),
-    Column("brand_id", Id, ForeignKey("brands.id"), nullable=True),
+    Column("brand_id", Id, ForeignKey("brands.id"), nullable=False),
     Column("member_id", Id, ForeignKey("members.id"), nullable=True),
     Column("payload", Json, nullable=False),
     Column("result", Json, nullable=True),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
-    # Exactly once: the source id is unique per tenant, source and type of event.
-    UniqueConstraint("tenant_id", "source", "type", "source_id", name="uq_events_source"),
+    # Exactly once: the source id is unique per tenant, brand (each brand is its own
+    # store, so two brands may both have an order "1001"), source and type of event.
+    UniqueConstraint(
+        "tenant_id", "brand_id", "source", "type", "source_id", name="uq_events_source"
+    ),
 )
 
 orders = Table(

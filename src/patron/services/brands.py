@@ -1,10 +1,31 @@
-"""Which brand an event belongs to."""
+"""Brands: create and list them, and decide which brand an event belongs to."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from patron.db.uow import UnitOfWork
-from patron.domain.errors import NotFound
+from patron.domain.errors import Conflict, NotFound
+from patron.schemas.brands import BrandIn, BrandView
 from patron.services.context import Caller, Forbidden
+
+
+def create_brand(uow: UnitOfWork, caller: Caller, spec: BrandIn, now: datetime) -> BrandView:
+    """Add a brand to the caller's tenant; 409 if the code is taken. Brand keys cannot."""
+    if caller.brand_id is not None:
+        raise Forbidden("a brand key cannot create brands")
+    if uow.tenants.get_brand(caller.tenant_id, spec.code) is not None:
+        raise Conflict(f"brand {spec.code!r} exists", field="code")
+    uow.tenants.create_brand(caller.tenant_id, spec.code, spec.name, now)
+    return list_brands(uow, caller)[-1]
+
+
+def list_brands(uow: UnitOfWork, caller: Caller) -> list[BrandView]:
+    return [
+        BrandView(code=row.code, name=row.name, created_at=row.created_at)
+        for row in uow.tenants.list_brands(caller.tenant_id)
+        if caller.brand_id is None or row.id == caller.brand_id
+    ]
 
 
 def resolve_brand(uow: UnitOfWork, caller: Caller, code: str | None) -> int:

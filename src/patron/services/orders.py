@@ -77,7 +77,7 @@ def _claim(
         received_at=now,
     )
     if event_id is None:
-        first = uow.events.get(program.tenant_id, source, type_, source_id)
+        first = uow.events.get(program.tenant_id, brand_id, source, type_, source_id)
         assert first is not None and first.result is not None
         raise Replayed(first.result)
     return event_id

@@ -58,12 +58,6 @@ def create_tenant(uow: UnitOfWork, name: str, now: datetime) -> int:
     return tenant_id
 
 
-def create_brand(uow: UnitOfWork, tenant_id: int, code: str, name: str, now: datetime) -> int:
-    if uow.tenants.get_brand(tenant_id, code) is not None:
-        raise Conflict(f"brand {code!r} exists", field="code")
-    return uow.tenants.create_brand(tenant_id, code, name, now)
-
-
 def create_key(
     uow: UnitOfWork,
     tenant_id: int,

@@ -1,4 +1,4 @@
-"""Programs and API keys of the caller's tenant."""
+"""Programs, brands and API keys of the caller's tenant."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from patron.api.context import Ctx
+from patron.schemas.brands import BrandIn, BrandView
 from patron.schemas.keys import KeyIn, KeyView, NewKeyView
 from patron.schemas.programs import ProgramIn, ProgramView
 from patron.services import keys
+from patron.services.brands import create_brand, list_brands
 from patron.services.context import Scope
 from patron.services.programs import create_program, program_view
 
@@ -62,5 +64,19 @@ def revoke_key(key_id: Annotated[str, Path(min_length=1, max_length=32)], ctx: C
         lambda uow, _prog: keys.revoke(uow, ctx.caller, key_id, ctx.now),
         body=None,
         status=200,
+        scope=Scope.ADMIN,
+    )
+
+
+@router.get("/brands", response_model=list[BrandView], summary="The tenant's brands")
+def brands(ctx: Ctx) -> list[BrandView]:
+    return ctx.read(lambda uow, _prog: list_brands(uow, ctx.caller))
+
+
+@router.post("/brands", status_code=201, response_model=BrandView, summary="Add a brand")
+def new_brand(spec: BrandIn, ctx: Ctx) -> JSONResponse:
+    return ctx.write(
+        lambda uow, _prog: create_brand(uow, ctx.caller, spec, ctx.now),
+        body=spec,
         scope=Scope.ADMIN,
     )

@@ -26,7 +26,9 @@ class EventRepository:
         statement = (
             dialect.insert(events)
             .values(**fields)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "source", "type", "source_id"])
+            .on_conflict_do_nothing(
+                index_elements=["tenant_id", "brand_id", "source", "type", "source_id"]
+            )
             .returning(events.c.id)
         )
         row = self._c.execute(statement).first()

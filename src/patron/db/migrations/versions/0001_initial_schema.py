@@ -274,7 +274,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("brand_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("brand_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
             "payload",
@@ -301,7 +301,9 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_events_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
-        sa.UniqueConstraint("tenant_id", "source", "type", "source_id", name="uq_events_source"),
+        sa.UniqueConstraint(
+            "tenant_id", "brand_id", "source", "type", "source_id", name="uq_events_source"
+        ),
     )
     op.create_table(
         "member_balances",
