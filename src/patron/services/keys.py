@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row
 
@@ -19,7 +20,7 @@ def _brand_code(uow: UnitOfWork, tenant_id: int, brand_id: int | None) -> str | 
     return str(next(row.code for row in uow.tenants.list_brands(tenant_id) if row.id == brand_id))
 
 
-def key_view(uow: UnitOfWork, row: Row) -> KeyView:  # type: ignore[type-arg]
+def key_view(uow: UnitOfWork, row: Row[Any]) -> KeyView:
     return KeyView(
         key_id=row.key_id,
         name=row.name,

@@ -75,7 +75,7 @@ def update_member(
     return member_view(uow, program, external_id, now)
 
 
-def require_member(uow: UnitOfWork, program: Program, external_id: str) -> Row:  # type: ignore[type-arg]
+def require_member(uow: UnitOfWork, program: Program, external_id: str) -> Row[Any]:
     member = uow.members.get(program.id, external_id)
     if member is None:
         raise NotFound(f"no member {external_id!r}", field="customer_id")

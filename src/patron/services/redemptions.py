@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row
 
@@ -66,7 +67,7 @@ def create_reward(uow: UnitOfWork, program: Program, spec: RewardIn, now: dateti
     return reward_view(reward)
 
 
-def reward_view(row: Row) -> RewardView:  # type: ignore[type-arg]
+def reward_view(row: Row[Any]) -> RewardView:
     return RewardView(
         id=row.public_id,
         name=row.name,
@@ -138,7 +139,7 @@ def redeem(
     return view
 
 
-def redemption_view(uow: UnitOfWork, row: Row, now: datetime) -> RedemptionView:  # type: ignore[type-arg]
+def redemption_view(uow: UnitOfWork, row: Row[Any], now: datetime) -> RedemptionView:
     member = uow.members.get_by_id(row.member_id)
     reward = uow.rewards.get_by_id(row.reward_id)
     assert member is not None and reward is not None
@@ -158,7 +159,7 @@ def redemption_view(uow: UnitOfWork, row: Row, now: datetime) -> RedemptionView:
     )
 
 
-def _status(row: Row, now: datetime) -> str:  # type: ignore[type-arg]
+def _status(row: Row[Any], now: datetime) -> str:
     if row.status == "issued" and row.expires_at is not None and row.expires_at <= now:
         return "expired"
     return str(row.status)
@@ -217,7 +218,7 @@ def validate(uow: UnitOfWork, program: Program, check: ValidateIn, now: datetime
     )
 
 
-def _unusable_reason(row: Row | None, check: ValidateIn, now: datetime) -> str | None:  # type: ignore[type-arg]
+def _unusable_reason(row: Row[Any] | None, check: ValidateIn, now: datetime) -> str | None:
     if row is None:
         return "unknown_code"
     if row.status == "consumed":

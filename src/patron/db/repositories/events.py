@@ -34,9 +34,12 @@ class EventRepository:
         row = self._c.execute(statement).first()
         return int(row.id) if row else None
 
-    def get(self, tenant_id: int, source: str, type_: str, source_id: str) -> Row | None:  # type: ignore[type-arg]
+    def get(
+        self, tenant_id: int, brand_id: int, source: str, type_: str, source_id: str
+    ) -> Row[Any] | None:
         query = select(events).where(
             events.c.tenant_id == tenant_id,
+            events.c.brand_id == brand_id,
             events.c.source == source,
             events.c.type == type_,
             events.c.source_id == source_id,

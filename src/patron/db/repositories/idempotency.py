@@ -38,7 +38,7 @@ class IdempotencyRepository:
         )
         return self._c.execute(statement).first() is not None
 
-    def get(self, tenant_id: int, key: str) -> Row | None:  # type: ignore[type-arg]
+    def get(self, tenant_id: int, key: str) -> Row[Any] | None:
         query = select(idempotency_keys).where(
             idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
@@ -38,10 +39,10 @@ class KeyRepository:
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def find(self, key_id: str) -> Row | None:  # type: ignore[type-arg]
+    def find(self, key_id: str) -> Row[Any] | None:
         return self._c.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
 
-    def of_tenant(self, tenant_id: int) -> list[Row]:  # type: ignore[type-arg]
+    def of_tenant(self, tenant_id: int) -> list[Row[Any]]:
         query = select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.id)
         return list(self._c.execute(query))
 

@@ -68,7 +68,7 @@ class LedgerRepository:
         )
         return [Lot(row.id, row.remaining, row.expires_at) for row in self._c.execute(query)]
 
-    def get_lots(self, lot_ids: Sequence[int]) -> list[Row]:  # type: ignore[type-arg]
+    def get_lots(self, lot_ids: Sequence[int]) -> list[Row[Any]]:
         return list(self._c.execute(select(lots).where(lots.c.id.in_(lot_ids))))
 
     def add_to_lots(self, deltas: dict[int, int]) -> None:
@@ -85,7 +85,7 @@ class LedgerRepository:
     def make_available(self, lot_ids: Sequence[int]) -> None:
         self._c.execute(update(lots).where(lots.c.id.in_(lot_ids)).values(state="available"))
 
-    def order_lot(self, order_id: int) -> Row | None:  # type: ignore[type-arg]
+    def order_lot(self, order_id: int) -> Row[Any] | None:
         """The lot an order's points were earned into, if it earned any."""
         query = (
             select(lots)
@@ -94,7 +94,7 @@ class LedgerRepository:
         )
         return self._c.execute(query).first()
 
-    def redemption_takes(self, redemption_id: int) -> list[Row]:  # type: ignore[type-arg]
+    def redemption_takes(self, redemption_id: int) -> list[Row[Any]]:
         """The lot entries of a redemption's spend: which lots paid for it, and how much."""
         query = (
             select(ledger_entries.c.lot_id, ledger_entries.c.amount)
@@ -108,7 +108,7 @@ class LedgerRepository:
         )
         return list(self._c.execute(query))
 
-    def history(self, member_id: int, *, before_id: int | None, limit: int) -> list[Row]:  # type: ignore[type-arg]
+    def history(self, member_id: int, *, before_id: int | None, limit: int) -> list[Row[Any]]:
         """The member's transactions, newest first, before the cursor `before_id`."""
         query = select(ledger_transactions).where(ledger_transactions.c.member_id == member_id)
         if before_id is not None:
@@ -116,7 +116,7 @@ class LedgerRepository:
         query = query.order_by(ledger_transactions.c.id.desc()).limit(limit)
         return list(self._c.execute(query))
 
-    def member_entries(self, transaction_ids: Sequence[int], member_id: int) -> list[Row]:  # type: ignore[type-arg]
+    def member_entries(self, transaction_ids: Sequence[int], member_id: int) -> list[Row[Any]]:
         """The entries of the given transactions that touch the member's own accounts."""
         if not transaction_ids:
             return []

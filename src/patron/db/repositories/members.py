@@ -44,13 +44,13 @@ class MemberRepository:
             )
         )
 
-    def get(self, program_id: int, external_id: str) -> Row | None:  # type: ignore[type-arg]
+    def get(self, program_id: int, external_id: str) -> Row[Any] | None:
         query = select(members).where(
             members.c.program_id == program_id, members.c.external_id == external_id
         )
         return self._c.execute(query).first()
 
-    def get_by_id(self, member_id: int) -> Row | None:  # type: ignore[type-arg]
+    def get_by_id(self, member_id: int) -> Row[Any] | None:
         return self._c.execute(select(members).where(members.c.id == member_id)).first()
 
     def update(self, member_id: int, now: datetime, **fields: Any) -> None:
@@ -58,7 +58,7 @@ class MemberRepository:
             update(members).where(members.c.id == member_id).values(updated_at=now, **fields)
         )
 
-    def page(self, program_id: int, *, after_id: int | None, limit: int) -> list[Row]:  # type: ignore[type-arg]
+    def page(self, program_id: int, *, after_id: int | None, limit: int) -> list[Row[Any]]:
         """Members in id order after `after_id` (a cursor), at most `limit`."""
         query = select(members).where(members.c.program_id == program_id)
         if after_id is not None:

@@ -40,7 +40,7 @@ class OrderRepository:
 
     def get(
         self, tenant_id: int, brand_id: int, external_id: str, *, lock: bool = False
-    ) -> Row | None:  # type: ignore[type-arg]
+    ) -> Row[Any] | None:
         query = select(orders).where(
             orders.c.tenant_id == tenant_id,
             orders.c.brand_id == brand_id,
@@ -50,11 +50,11 @@ class OrderRepository:
             query = query.with_for_update()
         return self._c.execute(query).first()
 
-    def lines(self, order_id: int) -> list[Row]:  # type: ignore[type-arg]
+    def lines(self, order_id: int) -> list[Row[Any]]:
         query = select(order_lines).where(order_lines.c.order_id == order_id)
         return list(self._c.execute(query.order_by(order_lines.c.line_no)))
 
-    def load(self, order: Row) -> tuple[PaidOrder, RefundState]:  # type: ignore[type-arg]
+    def load(self, order: Row[Any]) -> tuple[PaidOrder, RefundState]:
         """The domain view of a stored order and of its refunds so far."""
         rows = self.lines(order.id)
         paid = PaidOrder(

@@ -13,7 +13,7 @@ from patron.domain.program import Program, RefundPolicy
 from patron.domain.rounding import Rounding
 
 
-def _to_program(row: Row) -> Program:  # type: ignore[type-arg]
+def _to_program(row: Row[Any]) -> Program:
     return Program(
         id=row.id,
         tenant_id=row.tenant_id,

@@ -18,16 +18,16 @@ class RewardRepository:
         result = self._c.execute(insert(rewards).values(**fields))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def get(self, program_id: int, public_id: str) -> Row | None:  # type: ignore[type-arg]
+    def get(self, program_id: int, public_id: str) -> Row[Any] | None:
         query = select(rewards).where(
             rewards.c.program_id == program_id, rewards.c.public_id == public_id
         )
         return self._c.execute(query).first()
 
-    def get_by_id(self, reward_id: int) -> Row | None:  # type: ignore[type-arg]
+    def get_by_id(self, reward_id: int) -> Row[Any] | None:
         return self._c.execute(select(rewards).where(rewards.c.id == reward_id)).first()
 
-    def catalogue(self, program_id: int) -> list[Row]:  # type: ignore[type-arg]
+    def catalogue(self, program_id: int) -> list[Row[Any]]:
         query = select(rewards).where(rewards.c.program_id == program_id).order_by(rewards.c.id)
         return list(self._c.execute(query))
 
@@ -35,22 +35,24 @@ class RewardRepository:
         result = self._c.execute(insert(redemptions).values(**fields))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def redemption(self, program_id: int, public_id: str, *, lock: bool = False) -> Row | None:  # type: ignore[type-arg]
+    def redemption(self, program_id: int, public_id: str, *, lock: bool = False) -> Row[Any] | None:
         query = select(redemptions).where(
             redemptions.c.program_id == program_id, redemptions.c.public_id == public_id
         )
         return self._c.execute(query.with_for_update() if lock else query).first()
 
-    def redemption_by_pk(self, pk: int) -> Row:  # type: ignore[type-arg]
+    def redemption_by_pk(self, pk: int) -> Row[Any]:
         return self._c.execute(select(redemptions).where(redemptions.c.id == pk)).one()
 
-    def redemption_by_code(self, program_id: int, code: str, *, lock: bool = False) -> Row | None:  # type: ignore[type-arg]
+    def redemption_by_code(
+        self, program_id: int, code: str, *, lock: bool = False
+    ) -> Row[Any] | None:
         query = select(redemptions).where(
             redemptions.c.program_id == program_id, redemptions.c.code == code
         )
         return self._c.execute(query.with_for_update() if lock else query).first()
 
-    def member_redemptions(self, member_id: int, limit: int = 50) -> list[Row]:  # type: ignore[type-arg]
+    def member_redemptions(self, member_id: int, limit: int = 50) -> list[Row[Any]]:
         query = (
             select(redemptions)
             .where(redemptions.c.member_id == member_id)
