@@ -221,6 +221,8 @@ class MemberLedger:
     def _release_matured(self) -> None:
         """Move pending lots whose return window has passed to available, in one
         transaction, then let them pay off debt."""
+        if self.balance.pending == 0:  # nothing pending: skip the query on the hot path
+            return
         matured = self._uow.ledger.matured_lots(self.member_id, self._asset, self._now)
         if not matured:
             return
@@ -298,6 +300,8 @@ def balance_of(uow: UnitOfWork, member_id: int, now: datetime, asset: str = POIN
     """The balance a reader should see at `now`: pending lots whose window has passed
     count as available even before a write has released them (without writing)."""
     balance = uow.members.balance(member_id, asset)
+    if balance.pending == 0:
+        return balance
     matured = sum(lot.remaining for lot in uow.ledger.matured_lots(member_id, asset, now))
     if not matured:
         return balance
