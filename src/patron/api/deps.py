@@ -33,10 +33,11 @@ def caller(
     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
 ) -> Caller:
     """The API key's caller; 401 problem if the key is missing, unknown or revoked."""
-    if authorization is None or not authorization.startswith("Bearer "):
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():  # RFC 9110: scheme is case-insensitive
         raise Unauthenticated("send the API key as 'Authorization: Bearer <key>'")
     with UnitOfWork(engine(request), write=False) as uow:
-        return authenticate(uow, authorization.removeprefix("Bearer ").strip())
+        return authenticate(uow, token.strip())
 
 
 def idempotency_key(

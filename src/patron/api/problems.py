@@ -73,12 +73,17 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _describe(item: dict[str, Any]) -> dict[str, str]:
+    if item.get("type") == "json_invalid":
+        # FastAPI puts the byte offset where a field name would be.
+        position = item.get("loc", ("body", "?"))[-1]
+        return {"field": "body", "message": f"malformed JSON at position {position}"}
+    return {"field": _field_path(tuple(item.get("loc", ()))), "message": item.get("msg", "invalid")}
+
+
 async def _validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [
-        {"field": _field_path(tuple(item.get("loc", ()))), "message": item.get("msg", "invalid")}
-        for item in error.errors()
-    ]
+    errors = [_describe(item) for item in error.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     return problem(
         422,

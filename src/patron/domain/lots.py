@@ -38,12 +38,13 @@ def spending_order(lots: Iterable[Lot]) -> list[Lot]:
     )
 
 
-def plan_spend(lots: Sequence[Lot], amount: int) -> list[Take]:
-    """Which lots pay for `amount` points. Raises InsufficientPoints if they cannot."""
+def plan_spend(lots: Sequence[Lot], amount: int, *, field: str | None = None) -> list[Take]:
+    """Which lots pay for `amount` points. Raises InsufficientPoints (naming `field`, the
+    input that asked for the points) if they cannot."""
     takes = take_up_to(spending_order(lots), amount)
     taken = sum(take.amount for take in takes)
     if taken < amount:
-        raise InsufficientPoints(f"needs {amount} points, {taken} available", field="points")
+        raise InsufficientPoints(f"needs {amount} points, {taken} available", field=field)
     return takes
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from patron.domain.errors import InvalidInput, RefundExceedsOrder
+from patron.domain.money import MAX_AMOUNT
 from patron.domain.rounding import Rounding, divide
 
 
@@ -46,11 +47,18 @@ class PaidOrder:
 
     def __post_init__(self) -> None:
         for index, line in enumerate(self.lines):
+            if line.quantity * line.unit_price > MAX_AMOUNT:
+                raise InvalidInput(
+                    f"line total exceeds {MAX_AMOUNT}", field=f"lines.{index}.quantity"
+                )
             if line.net < 0:
                 raise InvalidInput(
                     "line discount exceeds the line price", field=f"lines.{index}.discount"
                 )
-        if self.order_discount > sum(line.net for line in self.lines):
+        merchandise = sum(line.net for line in self.lines)
+        if merchandise + self.shipping + self.tax > MAX_AMOUNT:
+            raise InvalidInput(f"order total exceeds {MAX_AMOUNT}", field="lines")
+        if self.order_discount > merchandise:
             raise InvalidInput("order discount exceeds the lines' total", field="discount")
 
     def line_index(self, line_id: str) -> int:
@@ -71,10 +79,13 @@ class EarningPolicy:
     include_tax: bool = False
 
     def points_for(self, eligible: int) -> int:
-        """Points earned by an eligible amount (never negative)."""
+        """Points earned by an eligible amount (never negative, at most MAX_AMOUNT)."""
         if eligible <= 0 or self.points <= 0:
             return 0
-        return divide(eligible * self.points, self.per_amount, self.rounding)
+        points = divide(eligible * self.points, self.per_amount, self.rounding)
+        if points > MAX_AMOUNT:
+            raise InvalidInput(f"the order would earn more than {MAX_AMOUNT} points", field="lines")
+        return points
 
 
 def allocate(total: int, weights: Sequence[int]) -> list[int]:
@@ -159,6 +170,8 @@ def apply_refund(
     order: PaidOrder, policy: EarningPolicy, state: RefundState, request: RefundRequest
 ) -> RefundOutcome:
     """Apply `request` to `state`; raise RefundExceedsOrder if it asks for more than is left."""
+    if not request.line_quantities and not (request.merchandise or request.shipping or request.tax):
+        raise InvalidInput("a refund names lines or an amount", field="lines")
     eligibles = line_eligible_amounts(order)
     quantities = list(state.refunded_quantities)
     merchandise = state.merchandise_refunded + request.merchandise
@@ -180,11 +193,12 @@ def apply_refund(
             eligibles[index], line.quantity, quantities[index], after
         )
         quantities[index] = after
-    _check_within("merchandise", merchandise, sum(eligibles))
+    # Lines cannot exceed the merchandise on their own, so an excess is the amount's fault.
+    _check_within("merchandise", merchandise, sum(eligibles), field="amount")
     shipping = state.shipping_refunded + request.shipping
-    _check_within("shipping", shipping, order.shipping)
+    _check_within("shipping", shipping, order.shipping, field="shipping")
     tax = state.tax_refunded + request.tax
-    _check_within("tax", tax, order.tax)
+    _check_within("tax", tax, order.tax, field="tax")
 
     refunded_after = _eligible_refunded(merchandise, shipping, tax, policy)
     total_eligible = eligible_amount(order, policy)
@@ -219,8 +233,8 @@ def _eligible_refunded(merchandise: int, shipping: int, tax: int, policy: Earnin
     return amount
 
 
-def _check_within(part: str, refunded: int, paid: int) -> None:
+def _check_within(part: str, refunded: int, paid: int, *, field: str) -> None:
     if refunded > paid:
         raise RefundExceedsOrder(
-            f"refund of {part} would total {refunded}, more than the {paid} paid", field=part
+            f"refund of {part} would total {refunded}, more than the {paid} paid", field=field
         )

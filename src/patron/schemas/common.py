@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from patron.domain.money import MAX_AMOUNT, validate_currency
 
@@ -14,6 +14,19 @@ Amount = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
 Points = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 #: An identifier from the store (customer id, order id, line id...).
 ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s/?#]+$")]
+
+
+def _iso_currency(value: str) -> str:
+    try:
+        return validate_currency(value)
+    except Exception as error:
+        raise ValueError(str(error)) from None
+
+
+#: An ISO 4217 currency code such as "USD".
+Currency = Annotated[
+    str, Field(min_length=3, max_length=3, examples=["USD"]), AfterValidator(_iso_currency)
+]
 
 
 class Strict(BaseModel):
@@ -26,15 +39,7 @@ class Money(Strict):
     """An amount in minor units of an ISO 4217 currency (e.g. 1999 USD = $19.99)."""
 
     amount: Amount
-    currency: Annotated[str, Field(min_length=3, max_length=3, examples=["USD"])]
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        try:
-            return validate_currency(value)
-        except Exception as error:
-            raise ValueError(str(error)) from None
+    currency: Currency
 
 
 Item = TypeVar("Item")

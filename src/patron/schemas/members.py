@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from patron.schemas.common import ExternalId, Strict
 
@@ -46,6 +46,14 @@ class UpdateMember(Strict):
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     marketing_consent: bool | None = None
     status: Literal["active", "blocked"] | None = None
+
+    @field_validator("status", "tags", "marketing_consent")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Leave a field out to keep it; these cannot be cleared.
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
 
 
 class BalanceView(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
-from patron.schemas.common import ExternalId, Money, Strict
+from patron.schemas.common import Currency, ExternalId, Money, Strict
 from patron.schemas.members import MemberProfile
 
 
@@ -32,7 +32,7 @@ class OrderPaidIn(Strict):
     customer: CustomerIn | None = None
     brand: Annotated[str, Field(max_length=64)] | None = None
     source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "api"
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency: Currency
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
     discount: Money | None = Field(None, description="Order-level discount not on lines")
     shipping: Money | None = None
@@ -41,14 +41,18 @@ class OrderPaidIn(Strict):
     discount_codes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = []
     occurred_at: AwareDatetime
 
-    @model_validator(mode="after")
-    def _one_currency(self) -> OrderPaidIn:
-        amounts = [self.total, self.discount, self.shipping, self.tax]
-        for line in self.lines:
-            amounts += [line.unit_price, line.discount]
-        if any(money is not None and money.currency != self.currency for money in amounts):
-            raise ValueError("every amount must be in the order's currency")
-        return self
+    def amounts(self) -> list[tuple[str, Money | None]]:
+        """Every amount with its field path (all must be in the order's currency)."""
+        found: list[tuple[str, Money | None]] = [
+            ("total", self.total),
+            ("discount", self.discount),
+            ("shipping", self.shipping),
+            ("tax", self.tax),
+        ]
+        for index, line in enumerate(self.lines):
+            found += [(f"lines.{index}.unit_price", line.unit_price)]
+            found += [(f"lines.{index}.discount", line.discount)]
+        return found
 
 
 class RefundLineIn(Strict):
@@ -63,7 +67,7 @@ class OrderRefundedIn(Strict):
     order_id: ExternalId
     brand: Annotated[str, Field(max_length=64)] | None = None
     source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "api"
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency: Currency
     lines: Annotated[list[RefundLineIn], Field(max_length=1000)] = []
     amount: Money | None = Field(
         None, description="Merchandise refunded without naming lines (after discounts)"
@@ -72,14 +76,9 @@ class OrderRefundedIn(Strict):
     tax: Money | None = None
     occurred_at: AwareDatetime
 
-    @model_validator(mode="after")
-    def _something_refunded(self) -> OrderRefundedIn:
-        amounts = [self.amount, self.shipping, self.tax]
-        if any(money is not None and money.currency != self.currency for money in amounts):
-            raise ValueError("every amount must be in the refund's currency")
-        if not self.lines and not any(money and money.amount for money in amounts):
-            raise ValueError("a refund names lines or an amount")
-        return self
+    def amounts(self) -> list[tuple[str, Money | None]]:
+        """Every amount with its field path (all must be in the refund's currency)."""
+        return [("amount", self.amount), ("shipping", self.shipping), ("tax", self.tax)]
 
 
 class OrderResult(BaseModel):

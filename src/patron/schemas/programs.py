@@ -7,10 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
-from patron.domain.money import validate_currency
 from patron.domain.program import RefundPolicy
 from patron.domain.rounding import Rounding
-from patron.schemas.common import Strict
+from patron.schemas.common import Currency, Strict
 
 
 class PointValue(Strict):
@@ -31,7 +30,7 @@ class ProgramIn(Strict):
     code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     points_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency: Currency
     time_zone: str = "UTC"
     point_value: PointValue = PointValue()
     earn_rate: EarnRate = EarnRate()
@@ -41,14 +40,6 @@ class ProgramIn(Strict):
     pending_days: Annotated[StrictInt, Field(ge=0, le=365)] = 0
     refund_policy: RefundPolicy = RefundPolicy.CLAWBACK
     auto_enroll: bool = True
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        try:
-            return validate_currency(value)
-        except Exception as error:
-            raise ValueError(str(error)) from None
 
     @field_validator("time_zone")
     @classmethod

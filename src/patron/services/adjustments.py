@@ -41,7 +41,11 @@ def adjust(
         ).transaction_id
     elif adjustment.points < 0:
         tx_id, _ = ledger.debit(
-            -adjustment.points, kind=TxKind.ADJUST, target_account=account, refs=refs
+            -adjustment.points,
+            kind=TxKind.ADJUST,
+            target_account=account,
+            refs=refs,
+            field="points",
         )
     else:
         raise InvalidInput("an adjustment of 0 points changes nothing", field="points")

@@ -121,12 +121,12 @@ class MemberLedger:
         target_account: str,
         refs: Refs = Refs(),
         details: dict[str, Any] | None = None,
+        field: str | None = None,
     ) -> tuple[int, list[Take]]:
         """Spend `points` (> 0) of available lots, expiring first. Raises
-        InsufficientPoints, writing nothing, if the member has fewer."""
-        takes = plan_spend(
-            self._uow.ledger.open_lots(self.member_id, self._asset, "available"), points
-        )
+        InsufficientPoints naming `field`, writing nothing, if the member has fewer."""
+        lots = self._uow.ledger.open_lots(self.member_id, self._asset, "available")
+        takes = plan_spend(lots, points, field=field)
         tx_id = self._transaction(kind, self._now, refs, details or {})
         postings = [
             Posting(self._account(False), -take.amount, self._asset, take.lot_id, self.member_id)

@@ -45,11 +45,22 @@ def _amount(money: Money | None) -> int:
     return money.amount if money is not None else 0
 
 
-def _check_currency(program: Program, currency: str) -> None:
+def _check_currencies(
+    program: Program, currency: str, amounts: list[tuple[str, Money | None]]
+) -> None:
+    """The event's currency is the program's, and every amount is in it (else 422 naming
+    the amount at fault)."""
     if currency != program.currency:
         raise CurrencyMismatch(
-            f"program {program.code!r} runs in {program.currency}, not {currency}", field="currency"
+            f"program {program.code!r} runs in {program.currency}, not {currency}",
+            field="currency",
         )
+    for path, money in amounts:
+        if money is not None and money.currency != currency:
+            raise CurrencyMismatch(
+                f"{path}.currency is {money.currency}, but this event is in {currency}",
+                field=f"{path}.currency",
+            )
 
 
 def _claim(
@@ -87,7 +98,7 @@ def record_order_paid(
     uow: UnitOfWork, caller: Caller, program: Program, order: OrderPaidIn, now: datetime
 ) -> OrderResult:
     """Record a paid order and award its points (pending for the return window)."""
-    _check_currency(program, order.currency)
+    _check_currencies(program, order.currency, order.amounts())
     paid = PaidOrder(
         lines=tuple(
             OrderLine(
@@ -235,7 +246,7 @@ def record_order_refunded(
     A refund of an order Patron has not seen is a 404 (the store retries after sending the
     order); nothing is held.
     """
-    _check_currency(program, refund.currency)
+    _check_currencies(program, refund.currency, refund.amounts())
     brand_id = resolve_brand(uow, caller, refund.brand)
     event_id = _claim(
         uow,

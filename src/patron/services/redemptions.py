@@ -119,6 +119,7 @@ def redeem(
         target_account=program_account(program.id, "redeemed"),
         refs=Refs(redemption_id=redemption_pk, api_key_id=caller.api_key_id),
         details={"reward_id": reward.public_id, "reward": reward.name},
+        field="reward_id",
     )
     ledger.save()
     redemption = uow.rewards.redemption_by_pk(redemption_pk)

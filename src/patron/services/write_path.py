@@ -38,6 +38,13 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency-key-reused"
 
 
+def is_unique_violation(error: IntegrityError) -> bool:
+    """Whether the database refused a duplicate key (PostgreSQL 23505, SQLite UNIQUE)."""
+    if getattr(error.orig, "sqlstate", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(error.orig)
+
+
 def request_fingerprint(method: str, path: str, body: Any) -> str:
     """A hash of what the request asks for, to tell a retry from a different request."""
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
@@ -57,10 +64,11 @@ def run_write(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return _attempt(engine, step, tenant_id, now, idempotency_key, fingerprint)
-        except IntegrityError:
+        except IntegrityError as error:
             # A concurrent transaction inserted the same unique row first; the next attempt
-            # sees its committed row and takes the replay or conflict path.
-            if attempt == MAX_ATTEMPTS:
+            # sees its committed row and takes the replay or conflict path. Any other
+            # integrity error is a bug: retrying would not help.
+            if attempt == MAX_ATTEMPTS or not is_unique_violation(error):
                 raise
     raise AssertionError("unreachable")
 

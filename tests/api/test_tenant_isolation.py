@@ -1,0 +1,403 @@
+"""Tenant isolation: tenant A's key never sees nor touches tenant B's data, on any endpoint.
+
+B has a brand, a second program, members, orders, a refund, a reward, redemptions and a
+key. Every route the app serves has a probe below (the route table is read from
+`app.routes`, so a new route without a probe fails `test_every_route_has_an_isolation_probe`).
+A probe sends A's key at B's resources and expects a 404 (or, for lists and creations, only
+A's own data), and B's data, read back with B's key, is the same afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine
+
+from tests.conftest import Tenant, count_rows, make_tenant
+from tests.helpers import money, order, refund
+
+PROBLEM_JSON = "application/problem+json"
+#: Routes that are not tenant data: served to anyone, key or not.
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+}
+
+
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route in `app.routes`, following included routers."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: Iterable[Any], prefix: str) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI >= 0.16x
+            if included is not None:
+                context = getattr(route, "include_context", None)
+                walk(included.routes, prefix + getattr(context, "prefix", ""))
+                continue
+            if hasattr(route, "routes") and not hasattr(route, "methods"):  # a Mount
+                walk(route.routes, prefix + route.path)
+                continue
+            for method in getattr(route, "methods", None) or ():
+                if method != "HEAD":
+                    found.add((method, prefix + route.path))
+
+    walk(app.routes, "")
+    return found
+
+
+@dataclass
+class World:
+    client: TestClient
+    a: Tenant
+    b: Tenant
+    reward_id: str
+    redemption_id: str
+    code: str
+    b_key_id: str
+    b_key_secret: str
+
+    def as_a(self, method: str, url: str, json: Any = None, **headers: str) -> Response:
+        """A request with A's key (plus `headers`)."""
+        return self.client.request(method, url, json=json, headers={**self.a.headers, **headers})
+
+    def as_b(self, method: str, url: str, json: Any = None) -> Response:
+        """A successful request with B's key."""
+        response = self.client.request(method, url, json=json, headers=self.b.headers)
+        assert response.status_code < 300, response.text
+        return response
+
+
+def _ok(response: Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@pytest.fixture
+def world(client: TestClient, engine: Engine) -> World:
+    """Tenant A with member alice (100 points); tenant B with everything."""
+    a, b = make_tenant(engine, "alpha"), make_tenant(engine, "bravo")
+    _ok(client.post("/v1/orders", json=order("a-o1", "alice"), headers=a.headers), 201)
+
+    def post_b(url: str, body: Any = None, status: int = 201) -> Any:
+        return _ok(client.post(url, json=body, headers=b.headers), status)
+
+    post_b("/v1/brands", {"code": "outlet", "name": "Bravo Outlet"})
+    post_b("/v1/programs", {"code": "b-extra", "name": "Bravo extra", "currency": "USD"})
+    post_b("/v1/members", {"external_id": "bob", "email": "bob@bravo.example"})
+    post_b("/v1/orders", order("b-o1", "bob", lines=[(2, 30_000)]))
+    post_b("/v1/orders", order("b-o2", "bob", lines=[(1, 5_000)]))
+    post_b("/v1/refunds", refund("b-r1", "b-o1", lines=[("L0", 1)]))
+    reward = post_b("/v1/rewards", {"name": "$1 off", "points_cost": 100, "value": money(100)})
+    redemption = post_b("/v1/members/bob/redemptions", {"reward_id": reward["id"]})
+    key = post_b("/v1/keys", {"name": "bravo pos", "scopes": ["read", "write"]})
+    return World(
+        client,
+        a,
+        b,
+        reward["id"],
+        redemption["id"],
+        redemption["code"],
+        key["key_id"],
+        key["secret"],
+    )
+
+
+def b_snapshot(world: World) -> dict[str, Any]:
+    """Everything B can read of its own data, through B's keys."""
+    get = lambda url: world.as_b("GET", url).json()  # noqa: E731
+    b_key = {"Authorization": f"Bearer {world.b_key_secret}"}
+    return {
+        "member": get("/v1/members/bob"),
+        "members": get("/v1/members"),
+        "ledger": get("/v1/members/bob/ledger"),
+        "member redemptions": get("/v1/members/bob/redemptions"),
+        "order 1": get("/v1/orders/b-o1"),
+        "order 2": get("/v1/orders/b-o2"),
+        "rewards": get("/v1/rewards"),
+        "reward": get(f"/v1/rewards/{world.reward_id}"),
+        "redemption": get(f"/v1/redemptions/{world.redemption_id}"),
+        "coupon": world.as_b("POST", "/v1/coupons/validate", {"code": world.code}).json(),
+        "keys": get("/v1/keys"),
+        "programs": get("/v1/programs"),
+        "program": get("/v1/program"),
+        "brands": get("/v1/brands"),
+        "new key works": world.client.get("/v1/program", headers=b_key).status_code,
+    }
+
+
+def assert_not_found(response: Response, field: str) -> None:
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["code"] == "not-found"
+    assert response.json()["field"] == field
+
+
+# --- one probe per route ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    run: Callable[[World], None]
+    writes: bool  # True when A legitimately creates something of its own
+
+
+#: In order: probes that must write nothing first, then those that create A's own data.
+PROBES: dict[tuple[str, str], Probe] = {}
+
+
+def probe(method: str, path: str, *, writes: bool = False) -> Callable[..., Any]:
+    def register(run: Callable[[World], None]) -> Callable[[World], None]:
+        PROBES[(method, path)] = Probe(run, writes)
+        return run
+
+    return register
+
+
+@probe("GET", "/v1/members/{customer_id}")
+def _get_member(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/members/bob"), "customer_id")
+
+
+@probe("PATCH", "/v1/members/{customer_id}")
+def _patch_member(w: World) -> None:
+    assert_not_found(w.as_a("PATCH", "/v1/members/bob", {"status": "blocked"}), "customer_id")
+
+
+@probe("GET", "/v1/members/{customer_id}/ledger")
+def _member_ledger(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/members/bob/ledger"), "customer_id")
+
+
+@probe("POST", "/v1/members/{customer_id}/adjustments")
+def _adjust(w: World) -> None:
+    body = {"points": -100, "reason": "steal"}
+    assert_not_found(w.as_a("POST", "/v1/members/bob/adjustments", body), "customer_id")
+
+
+@probe("POST", "/v1/members/{customer_id}/redemptions")
+def _redeem(w: World) -> None:
+    body = {"reward_id": w.reward_id}
+    # B's member, B's reward
+    assert_not_found(w.as_a("POST", "/v1/members/bob/redemptions", body), "customer_id")
+    # A's own member (100 points), B's reward
+    assert_not_found(w.as_a("POST", "/v1/members/alice/redemptions", body), "reward_id")
+
+
+@probe("GET", "/v1/members/{customer_id}/redemptions")
+def _member_redemptions(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/members/bob/redemptions"), "customer_id")
+
+
+@probe("GET", "/v1/members")
+def _list_members(w: World) -> None:
+    page = _ok(w.as_a("GET", "/v1/members"))
+    assert [member["external_id"] for member in page["data"]] == ["alice"]
+    assert page["next_cursor"] is None
+
+
+@probe("GET", "/v1/orders/{order_id}")
+def _get_order(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/orders/b-o1"), "order_id")
+    assert_not_found(w.as_a("GET", "/v1/orders/b-o1?brand=outlet"), "brand")
+
+
+@probe("POST", "/v1/refunds")
+def _refund(w: World) -> None:
+    response = w.as_a("POST", "/v1/refunds", refund("a-r1", "b-o1", lines=[("L0", 1)]))
+    assert_not_found(response, "order_id")
+    # B's refund id is not a replay for A either
+    response = w.as_a("POST", "/v1/refunds", refund("b-r1", "b-o1", lines=[("L0", 1)]))
+    assert_not_found(response, "order_id")
+
+
+@probe("GET", "/v1/rewards")
+def _list_rewards(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/rewards")) == []
+
+
+@probe("GET", "/v1/rewards/{reward_id}")
+def _get_reward(w: World) -> None:
+    assert_not_found(w.as_a("GET", f"/v1/rewards/{w.reward_id}"), "reward_id")
+
+
+@probe("GET", "/v1/redemptions/{redemption_id}")
+def _get_redemption(w: World) -> None:
+    assert_not_found(w.as_a("GET", f"/v1/redemptions/{w.redemption_id}"), "redemption_id")
+
+
+@probe("POST", "/v1/redemptions/{redemption_id}/cancel")
+def _cancel_redemption(w: World) -> None:
+    response = w.as_a("POST", f"/v1/redemptions/{w.redemption_id}/cancel")
+    assert_not_found(response, "redemption_id")
+
+
+@probe("POST", "/v1/coupons/validate")
+def _validate(w: World) -> None:
+    check = _ok(w.as_a("POST", "/v1/coupons/validate", {"code": w.code}))
+    assert check == {
+        "valid": False,
+        "reason": "unknown_code",
+        "code": w.code,
+        "value": None,
+        "expires_at": None,
+    }
+
+
+@probe("POST", "/v1/coupons/{code}/consume")
+def _consume(w: World) -> None:
+    response = w.as_a("POST", f"/v1/coupons/{w.code}/consume", {"order_id": "a-o1"})
+    assert_not_found(response, "code")
+
+
+@probe("GET", "/v1/keys")
+def _list_keys(w: World) -> None:
+    keys = _ok(w.as_a("GET", "/v1/keys"))
+    assert [key["name"] for key in keys] == ["admin"]
+    assert w.b_key_id not in {key["key_id"] for key in keys}
+    assert w.b.key.split("_")[1] not in {key["key_id"] for key in keys}
+
+
+@probe("POST", "/v1/keys/{key_id}/revoke")
+def _revoke_key(w: World) -> None:
+    assert_not_found(w.as_a("POST", f"/v1/keys/{w.b_key_id}/revoke"), "key_id")
+    b_admin_key_id = w.b.key.split("_")[1]
+    assert_not_found(w.as_a("POST", f"/v1/keys/{b_admin_key_id}/revoke"), "key_id")
+
+
+@probe("GET", "/v1/program")
+def _current_program(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/program"))["name"] == "alpha rewards"
+    response = w.as_a("GET", "/v1/program", **{"Patron-Program": "b-extra"})
+    assert_not_found(response, "program")
+
+
+@probe("GET", "/v1/programs")
+def _list_programs(w: World) -> None:
+    programs = _ok(w.as_a("GET", "/v1/programs"))
+    assert [(p["code"], p["name"]) for p in programs] == [("main", "alpha rewards")]
+
+
+@probe("GET", "/v1/brands")
+def _list_brands(w: World) -> None:
+    brands = _ok(w.as_a("GET", "/v1/brands"))
+    assert [(brand["code"], brand["name"]) for brand in brands] == [("default", "alpha")]
+
+
+# Probes below create A's own data, named like B's, and check it stays A's.
+
+
+@probe("POST", "/v1/members", writes=True)
+def _enrol(w: World) -> None:
+    member = _ok(w.as_a("POST", "/v1/members", {"external_id": "bob"}), 201)
+    assert member["email"] is None
+    assert member["balance"] == {"available": 0, "pending": 0, "debt": 0, "lifetime_earned": 0}
+
+
+@probe("POST", "/v1/orders", writes=True)
+def _record_order(w: World) -> None:
+    # the same order id as B's first order is a new order for A, not a replay of B's
+    result = _ok(w.as_a("POST", "/v1/orders", order("b-o1", "bob2", lines=[(1, 700)])), 201)
+    assert (result["order_id"], result["member_enrolled"], result["points"]) == ("b-o1", True, 7)
+    assert _ok(w.as_a("GET", "/v1/orders/b-o1"))["total"] == 700
+
+
+@probe("POST", "/v1/orders/batch", writes=True)
+def _record_batch(w: World) -> None:
+    body = {"orders": [order("b-o2", "bob3", lines=[(1, 900)])]}
+    result = _ok(w.as_a("POST", "/v1/orders/batch", body))
+    assert (result["created"], result["replayed"], result["rejected"]) == (1, 0, 0)
+    assert result["results"][0]["result"]["points"] == 9
+
+
+@probe("POST", "/v1/rewards", writes=True)
+def _create_reward(w: World) -> None:
+    body = {"name": "$1 off", "points_cost": 100, "value": money(100)}
+    reward = _ok(w.as_a("POST", "/v1/rewards", body), 201)
+    assert reward["id"] != w.reward_id
+    assert [r["id"] for r in _ok(w.as_a("GET", "/v1/rewards"))] == [reward["id"]]
+
+
+@probe("POST", "/v1/keys", writes=True)
+def _create_key(w: World) -> None:
+    key = _ok(w.as_a("POST", "/v1/keys", {"name": "alpha pos", "scopes": ["read"]}), 201)
+    headers = {"Authorization": f"Bearer {key['secret']}"}
+    # the new key is A's: it reads A's program and member, not B's reward
+    assert _ok(w.client.get("/v1/program", headers=headers))["name"] == "alpha rewards"
+    assert _ok(w.client.get("/v1/members/alice", headers=headers))["external_id"] == "alice"
+    assert_not_found(w.client.get(f"/v1/rewards/{w.reward_id}", headers=headers), "reward_id")
+
+
+@probe("POST", "/v1/programs", writes=True)
+def _create_program(w: World) -> None:
+    body = {"code": "b-extra", "name": "Alpha extra", "currency": "EUR"}
+    assert _ok(w.as_a("POST", "/v1/programs", body), 201)["name"] == "Alpha extra"
+    program = _ok(w.as_a("GET", "/v1/program", **{"Patron-Program": "b-extra"}))
+    assert (program["name"], program["currency"]) == ("Alpha extra", "EUR")
+
+
+@probe("POST", "/v1/brands", writes=True)
+def _create_brand(w: World) -> None:
+    brand = _ok(w.as_a("POST", "/v1/brands", {"code": "outlet", "name": "Alpha Outlet"}), 201)
+    assert brand["name"] == "Alpha Outlet"
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def test_every_route_has_an_isolation_probe(app: FastAPI, client: TestClient) -> None:
+    routes = served_routes(app)
+    # the walk over app.routes finds every operation the OpenAPI document lists
+    documented = {
+        (method.upper(), path)
+        for path, operations in client.get("/openapi.json").json()["paths"].items()
+        for method in operations
+    }
+    assert documented <= routes
+    missing = routes - PUBLIC - set(PROBES)
+    assert not missing, f"routes without a tenant-isolation probe: {sorted(missing)}"
+    assert not set(PROBES) - routes, "probes for routes that no longer exist"
+
+
+def test_tenant_a_cannot_see_or_touch_tenant_b(
+    world: World, engine: Engine, subtests: pytest.Subtests
+) -> None:
+    # given B's data as B sees it
+    snapshot = b_snapshot(world)
+    assert snapshot["member"]["balance"]["available"] == 600 + 50 - 300 - 100
+    assert snapshot["redemption"]["status"] == "issued"
+    assert snapshot["coupon"]["valid"] is True
+    assert snapshot["new key works"] == 200
+    for (method, path), check in PROBES.items():
+        with subtests.test(f"{method} {path}"):
+            # when A's key is used on B's resource through this route
+            rows = count_rows(engine)
+            check.run(world)
+            # then A got nothing of B's, nothing was written unless A created its own data,
+            # and B's data is exactly what it was
+            if not check.writes:
+                assert count_rows(engine) == rows
+            assert b_snapshot(world) == snapshot
+
+
+def test_public_routes_answer_without_a_key(client: TestClient) -> None:
+    for method, path in sorted(PUBLIC):
+        response = client.request(method, path)
+        assert response.status_code == 200, (path, response.text)
+
+
+def test_same_customer_id_in_two_tenants_are_two_members(world: World) -> None:
+    # given both A and B call their customer "bob"
+    _ok(world.as_a("POST", "/v1/orders", order("a-o2", "bob", lines=[(1, 1_000)])), 201)
+    # then each sees its own
+    assert _ok(world.as_a("GET", "/v1/members/bob"))["balance"]["available"] == 10
+    assert world.as_b("GET", "/v1/members/bob").json()["balance"]["available"] == 250
