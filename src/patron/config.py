@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     #: Connections per process on PostgreSQL.
     pool_size: int = 10
+    #: How long a process trusts a cached API key or program (seconds). A key revoked in
+    #: another process is refused here at the latest this long after.
+    cache_ttl_seconds: float = 5.0
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,12 @@ from sqlalchemy import Engine
 from patron import __version__
 from patron.api import problems
 from patron.api.body_limit import BodyLimit
+from patron.api.cache import TtlCache
 from patron.api.routers import admin, health, members, orders, rewards
 from patron.config import get_settings
 from patron.db.engine import make_engine
+from patron.domain.program import Program
+from patron.services.context import Caller
 
 DESCRIPTION = """
 Patron's loyalty API. Authenticate with `Authorization: Bearer <API key>`.
@@ -37,6 +40,8 @@ def create_app(engine: Engine | None = None, clock: Callable[[], datetime] = utc
     app = FastAPI(title="Patron", version=__version__, description=DESCRIPTION)
     app.state.engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
     app.state.clock = clock
+    app.state.key_cache = TtlCache[str, Caller](settings.cache_ttl_seconds)
+    app.state.program_cache = TtlCache[tuple[int, str | None], Program](settings.cache_ttl_seconds)
     problems.install(app)
     for module in (health, members, orders, rewards, admin):
         app.include_router(module.router)

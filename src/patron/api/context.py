@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from patron.api.cache import TtlCache
 from patron.api.deps import CallerDep, IdempotencyKeyDep, NowDep, ProgramDep
 from patron.db.uow import UnitOfWork
 from patron.domain.program import Program
@@ -39,7 +40,7 @@ class ApiContext:
         """Run `query` in a read transaction for the caller's program (READ scope)."""
         self.caller.require(Scope.READ)
         with UnitOfWork(self.request.app.state.engine, write=False) as uow:
-            return query(uow, resolve_program(uow, self.caller.tenant_id, self.program_code))
+            return query(uow, self._program(uow))
 
     def write(
         self,
@@ -53,8 +54,7 @@ class ApiContext:
         self.caller.require(scope)
 
         def run(uow: UnitOfWork) -> WriteResult:
-            program = resolve_program(uow, self.caller.tenant_id, self.program_code)
-            return WriteResult(status, step(uow, program).model_dump(mode="json"))
+            return WriteResult(status, step(uow, self._program(uow)).model_dump(mode="json"))
 
         fingerprint = request_fingerprint(
             self.request.method,
@@ -73,6 +73,17 @@ class ApiContext:
         except Replayed as replay:
             return _respond(200, replay.result, replayed=True)
         return _respond(result.status, result.body, replayed=result.replayed)
+
+    def _program(self, uow: UnitOfWork) -> Program:
+        """The program this request addresses; cached briefly per process (programs are
+        not edited yet; when they are, edits must clear `program_cache`)."""
+        cache: TtlCache[tuple[int, str | None], Program] = self.request.app.state.program_cache
+        key = (self.caller.tenant_id, self.program_code)
+        program = cache.get(key)
+        if program is None:
+            program = resolve_program(uow, self.caller.tenant_id, self.program_code)
+            cache.put(key, program)
+        return program
 
 
 def _respond(status: int, body: Any, *, replayed: bool) -> JSONResponse:

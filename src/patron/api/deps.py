@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy import Engine
 
+from patron.api.cache import TtlCache
 from patron.api.problems import ApiProblem
 from patron.db.uow import UnitOfWork
 from patron.services.context import Caller
@@ -36,8 +37,15 @@ def caller(
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():  # RFC 9110: scheme is case-insensitive
         raise Unauthenticated("send the API key as 'Authorization: Bearer <key>'")
+    token = token.strip()
+    cache: TtlCache[str, Caller] = request.app.state.key_cache
+    cached = cache.get(token)
+    if cached is not None:
+        return cached
     with UnitOfWork(engine(request), write=False) as uow:
-        return authenticate(uow, token.strip())
+        authenticated = authenticate(uow, token)
+    cache.put(token, authenticated)
+    return authenticated
 
 
 def idempotency_key(

@@ -36,6 +36,8 @@ def resolve_brand(uow: UnitOfWork, caller: Caller, code: str | None) -> int:
     if code is None:
         if caller.brand_id is not None:
             return caller.brand_id
+        if caller.default_brand_id is not None:
+            return caller.default_brand_id
         brand = uow.tenants.default_brand(caller.tenant_id)
     else:
         brand = uow.tenants.get_brand(caller.tenant_id, code)

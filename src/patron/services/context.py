@@ -27,6 +27,9 @@ class Caller:
     api_key_id: int | None
     scopes: frozenset[Scope]
     brand_id: int | None = None
+    #: The tenant's first brand: events that name no brand belong to it (resolved once
+    #: at authentication so the hot path needs no lookup).
+    default_brand_id: int | None = None
 
     def require(self, scope: Scope) -> None:
         """Raise Forbidden unless the key has `scope` (admin implies write implies read)."""

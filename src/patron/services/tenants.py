@@ -105,9 +105,11 @@ def authenticate(uow: UnitOfWork, token: str) -> Caller:
         raise Unauthenticated("unknown or revoked API key")
     if not hmac.compare_digest(row.secret_hash, _hash(secret)):
         raise Unauthenticated("unknown or revoked API key")
+    default_brand = uow.tenants.default_brand(row.tenant_id)
     return Caller(
         tenant_id=row.tenant_id,
         api_key_id=row.id,
         scopes=parse_scopes(row.scopes),
         brand_id=row.brand_id,
+        default_brand_id=default_brand.id if default_brand else None,
     )

@@ -34,6 +34,7 @@ def list_programs(ctx: Ctx) -> list[ProgramView]:
 @router.post("/programs", status_code=201, response_model=ProgramView, summary="Create a program")
 def new_program(spec: ProgramIn, ctx: Ctx) -> JSONResponse:
     ctx.caller.require(Scope.ADMIN)
+    ctx.request.app.state.program_cache.clear()  # a first program becomes the default
     return ctx.write(
         lambda uow, _prog: program_view(create_program(uow, ctx.caller.tenant_id, spec, ctx.now)),
         body=spec,
@@ -60,12 +61,14 @@ def create_key(spec: KeyIn, ctx: Ctx) -> JSONResponse:
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyView, summary="Revoke an API key")
 def revoke_key(key_id: Annotated[str, Path(min_length=1, max_length=32)], ctx: Ctx) -> JSONResponse:
-    return ctx.write(
+    response = ctx.write(
         lambda uow, _prog: keys.revoke(uow, ctx.caller, key_id, ctx.now),
         body=None,
         status=200,
         scope=Scope.ADMIN,
     )
+    ctx.request.app.state.key_cache.clear()  # refuse the revoked key here at once
+    return response
 
 
 @router.get("/brands", response_model=list[BrandView], summary="The tenant's brands")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from patron.db.insert_or_nothing import insert_or_nothing
 from patron.db.tables import events
 
 
@@ -22,16 +22,13 @@ class EventRepository:
         On PostgreSQL a concurrent claim of the same id waits here until the first
         transaction ends, so exactly one of them proceeds.
         """
-        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(events)
-            .values(**fields)
-            .on_conflict_do_nothing(
-                index_elements=["tenant_id", "brand_id", "source", "type", "source_id"]
-            )
-            .returning(events.c.id)
+        statement = insert_or_nothing(
+            events,
+            tuple(sorted(fields)),
+            ("tenant_id", "brand_id", "source", "type", "source_id"),
+            "id",
         )
-        row = self._c.execute(statement).first()
+        row = self._c.execute(statement, fields).first()
         return int(row.id) if row else None
 
     def get(

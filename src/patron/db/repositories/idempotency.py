@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from patron.db.insert_or_nothing import insert_or_nothing
 from patron.db.tables import idempotency_keys
 
 
@@ -22,21 +22,18 @@ class IdempotencyRepository:
         Returns False if the key is already stored (a replay). A concurrent request with
         the same key waits on PostgreSQL until the first one commits or rolls back.
         """
-        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(idempotency_keys)
-            .values(
-                tenant_id=tenant_id,
-                key=key,
-                request_hash=request_hash,
-                status_code=0,
-                response={},
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-            .returning(idempotency_keys.c.key)
+        fields = {
+            "tenant_id": tenant_id,
+            "key": key,
+            "request_hash": request_hash,
+            "status_code": 0,
+            "response": {},
+            "created_at": now,
+        }
+        statement = insert_or_nothing(
+            idempotency_keys, tuple(sorted(fields)), ("tenant_id", "key"), "key"
         )
-        return self._c.execute(statement).first() is not None
+        return self._c.execute(statement, fields).first() is not None
 
     def get(self, tenant_id: int, key: str) -> Row[Any] | None:
         query = select(idempotency_keys).where(
