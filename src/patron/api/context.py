@@ -91,7 +91,7 @@ def _respond(status: int, body: Any, *, replayed: bool) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def api_context(
+async def api_context(
     request: Request,
     caller: CallerDep,
     now: NowDep,

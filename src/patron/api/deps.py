@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from patron.api.cache import TtlCache
@@ -20,16 +21,21 @@ from patron.services.tenants import Unauthenticated, authenticate
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def engine(request: Request) -> Engine:
+# Dependencies are `async def` so FastAPI runs them on the event loop: a sync dependency
+# costs a thread-pool hop each, and these do no blocking work (the key lookup, which does,
+# is sent to the pool explicitly, and only on a cache miss).
+
+
+async def engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def now(request: Request) -> datetime:
+async def now(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
 
-def caller(
+async def caller(
     request: Request,
     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
 ) -> Caller:
@@ -42,13 +48,17 @@ def caller(
     cached = cache.get(token)
     if cached is not None:
         return cached
-    with UnitOfWork(engine(request), write=False) as uow:
-        authenticated = authenticate(uow, token)
+    authenticated = await run_in_threadpool(_authenticate, request.app.state.engine, token)
     cache.put(token, authenticated)
     return authenticated
 
 
-def idempotency_key(
+def _authenticate(engine: Engine, token: str) -> Caller:
+    with UnitOfWork(engine, write=False) as uow:
+        return authenticate(uow, token)
+
+
+async def idempotency_key(
     idempotency_key_header: Annotated[
         str | None,
         Header(
@@ -68,7 +78,7 @@ def idempotency_key(
     return key
 
 
-def program_code(
+async def program_code(
     patron_program: Annotated[
         str | None,
         Header(alias="Patron-Program", description="Program code; the tenant's default if absent"),

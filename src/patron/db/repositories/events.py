@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from patron.db.insert_or_nothing import insert_or_nothing
 from patron.db.tables import events
+
+_SET_RESULT = (
+    update(events)
+    .where(events.c.id == bindparam("event_id"))
+    .values(member_id=bindparam("b_member_id"), result=bindparam("b_result"))
+)
 
 
 class EventRepository:
@@ -44,6 +50,5 @@ class EventRepository:
         return self._c.execute(query).first()
 
     def set_result(self, event_id: int, *, member_id: int | None, result: dict[str, Any]) -> None:
-        self._c.execute(
-            update(events).where(events.c.id == event_id).values(member_id=member_id, result=result)
-        )
+        params = {"event_id": event_id, "b_member_id": member_id, "b_result": result}
+        self._c.execute(_SET_RESULT, params)

@@ -5,11 +5,41 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from patron.db.tables import member_balances, members
 from patron.domain.member import Balance
+
+_INSERT_MEMBER = insert(members)
+_INSERT_BALANCE = insert(member_balances)
+_BY_EXTERNAL_ID = select(members).where(
+    members.c.program_id == bindparam("program_id"),
+    members.c.external_id == bindparam("external_id"),
+)
+_BALANCE = select(
+    member_balances.c.available,
+    member_balances.c.pending,
+    member_balances.c.debt,
+    member_balances.c.lifetime_earned,
+).where(
+    member_balances.c.member_id == bindparam("member_id"),
+    member_balances.c.asset == bindparam("asset"),
+)
+_BALANCE_FOR_UPDATE = _BALANCE.with_for_update()
+_SET_BALANCE = (
+    update(member_balances)
+    .where(
+        member_balances.c.member_id == bindparam("b_member_id"),
+        member_balances.c.asset == bindparam("b_asset"),
+    )
+    .values(
+        available=bindparam("b_available"),
+        pending=bindparam("b_pending"),
+        debt=bindparam("b_debt"),
+        lifetime_earned=bindparam("b_lifetime_earned"),
+    )
+)
 
 
 class MemberRepository:
@@ -19,13 +49,14 @@ class MemberRepository:
     def insert(self, *, tenant_id: int, program_id: int, now: datetime, **fields: Any) -> int:
         """Insert a member with an empty points balance; returns its id."""
         result = self._c.execute(
-            insert(members).values(
-                tenant_id=tenant_id,
-                program_id=program_id,
-                enrolled_at=now,
-                updated_at=now,
+            _INSERT_MEMBER,
+            {
+                "tenant_id": tenant_id,
+                "program_id": program_id,
+                "enrolled_at": now,
+                "updated_at": now,
                 **fields,
-            )
+            },
         )
         member_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         self.insert_balance(tenant_id, member_id, "points")
@@ -33,22 +64,21 @@ class MemberRepository:
 
     def insert_balance(self, tenant_id: int, member_id: int, asset: str) -> None:
         self._c.execute(
-            insert(member_balances).values(
-                member_id=member_id,
-                asset=asset,
-                tenant_id=tenant_id,
-                available=0,
-                pending=0,
-                debt=0,
-                lifetime_earned=0,
-            )
+            _INSERT_BALANCE,
+            {
+                "member_id": member_id,
+                "asset": asset,
+                "tenant_id": tenant_id,
+                "available": 0,
+                "pending": 0,
+                "debt": 0,
+                "lifetime_earned": 0,
+            },
         )
 
     def get(self, program_id: int, external_id: str) -> Row[Any] | None:
-        query = select(members).where(
-            members.c.program_id == program_id, members.c.external_id == external_id
-        )
-        return self._c.execute(query).first()
+        params = {"program_id": program_id, "external_id": external_id}
+        return self._c.execute(_BY_EXTERNAL_ID, params).first()
 
     def get_by_id(self, member_id: int) -> Row[Any] | None:
         return self._c.execute(select(members).where(members.c.id == member_id)).first()
@@ -67,25 +97,19 @@ class MemberRepository:
 
     def balance(self, member_id: int, asset: str = "points", *, lock: bool = False) -> Balance:
         """The member's balance of `asset`; with `lock`, hold its row until commit."""
-        query = select(
-            member_balances.c.available,
-            member_balances.c.pending,
-            member_balances.c.debt,
-            member_balances.c.lifetime_earned,
-        ).where(member_balances.c.member_id == member_id, member_balances.c.asset == asset)
-        if lock:
-            query = query.with_for_update()
-        row = self._c.execute(query).one()
+        query = _BALANCE_FOR_UPDATE if lock else _BALANCE
+        row = self._c.execute(query, {"member_id": member_id, "asset": asset}).one()
         return Balance(row.available, row.pending, row.debt, row.lifetime_earned)
 
     def set_balance(self, member_id: int, asset: str, balance: Balance) -> None:
         self._c.execute(
-            update(member_balances)
-            .where(member_balances.c.member_id == member_id, member_balances.c.asset == asset)
-            .values(
-                available=balance.available,
-                pending=balance.pending,
-                debt=balance.debt,
-                lifetime_earned=balance.lifetime_earned,
-            )
+            _SET_BALANCE,
+            {
+                "b_member_id": member_id,
+                "b_asset": asset,
+                "b_available": balance.available,
+                "b_pending": balance.pending,
+                "b_debt": balance.debt,
+                "b_lifetime_earned": balance.lifetime_earned,
+            },
         )

@@ -11,16 +11,24 @@ from sqlalchemy.engine import Connection
 from patron.db.tables import order_lines, orders
 from patron.domain.orders import OrderLine, PaidOrder, RefundState
 
+_INSERT_ORDER = insert(orders)
+_INSERT_LINES = insert(order_lines)
+_BY_EXTERNAL_ID = select(orders).where(
+    orders.c.tenant_id == bindparam("tenant_id"),
+    orders.c.brand_id == bindparam("brand_id"),
+    orders.c.external_id == bindparam("external_id"),
+)
+
 
 class OrderRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
     def insert(self, *, lines: Sequence[OrderLine], **fields: Any) -> int:
-        result = self._c.execute(insert(orders).values(**fields))
+        result = self._c.execute(_INSERT_ORDER, fields)
         order_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         self._c.execute(
-            insert(order_lines),
+            _INSERT_LINES,
             [
                 {
                     "order_id": order_id,
@@ -41,14 +49,9 @@ class OrderRepository:
     def get(
         self, tenant_id: int, brand_id: int, external_id: str, *, lock: bool = False
     ) -> Row[Any] | None:
-        query = select(orders).where(
-            orders.c.tenant_id == tenant_id,
-            orders.c.brand_id == brand_id,
-            orders.c.external_id == external_id,
-        )
-        if lock:
-            query = query.with_for_update()
-        return self._c.execute(query).first()
+        query = _BY_EXTERNAL_ID.with_for_update() if lock else _BY_EXTERNAL_ID
+        params = {"tenant_id": tenant_id, "brand_id": brand_id, "external_id": external_id}
+        return self._c.execute(query, params).first()
 
     def lines(self, order_id: int) -> list[Row[Any]]:
         query = select(order_lines).where(order_lines.c.order_id == order_id)

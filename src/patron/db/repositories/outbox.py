@@ -13,6 +13,8 @@ from sqlalchemy.engine import Connection
 
 from patron.db.tables import outbox
 
+_INSERT = insert(outbox)
+
 
 class OutboxRepository:
     def __init__(self, connection: Connection) -> None:
@@ -28,11 +30,12 @@ class OutboxRepository:
         now: datetime,
     ) -> None:
         self._c.execute(
-            insert(outbox).values(
-                tenant_id=tenant_id,
-                program_id=program_id,
-                type=type_,
-                payload=payload,
-                created_at=now,
-            )
+            _INSERT,
+            {
+                "tenant_id": tenant_id,
+                "program_id": program_id,
+                "type": type_,
+                "payload": payload,
+                "created_at": now,
+            },
         )
