@@ -10,21 +10,45 @@ transaction and then does nothing.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Table, TextClause, bindparam, text
 
 
 @cache
 def insert_or_nothing(
-    table: Table, columns: tuple[str, ...], conflict: tuple[str, ...], returning: str
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    returning: str,
+    rows: int = 1,
 ) -> TextClause:
-    """A statement inserting `columns` (bound by name) unless a row with the same
-    `conflict` columns exists; returns `returning` of the new row, or no row."""
+    """A statement inserting `rows` rows of `columns` unless a row with the same
+    `conflict` columns exists; returns `returning` of each new row (none for the others).
+
+    With one row, parameters are bound by column name; with several, as
+    ``<column>_<row number>`` (see `many_params`)."""
     names = ", ".join(columns)
-    values = ", ".join(f":{column}" for column in columns)
+    suffixes = [""] if rows == 1 else [f"_{number}" for number in range(rows)]
+    values = ", ".join(
+        "(" + ", ".join(f":{column}{suffix}" for column in columns) + ")" for suffix in suffixes
+    )
     sql = (
-        f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
+        f"INSERT INTO {table.name} ({names}) VALUES {values} "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}"
     )
-    typed = [bindparam(column, type_=table.c[column].type) for column in columns]
+    typed = [
+        bindparam(f"{column}{suffix}", type_=table.c[column].type)
+        for suffix in suffixes
+        for column in columns
+    ]
     return text(sql).bindparams(*typed)
+
+
+def many_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Flatten rows into the parameters of a multi-row `insert_or_nothing`."""
+    if len(rows) == 1:
+        return rows[0]
+    return {
+        f"{key}_{number}": value for number, row in enumerate(rows) for key, value in row.items()
+    }

@@ -11,7 +11,7 @@ from patron.domain.program import Program
 from patron.schemas.ledger import AdjustmentIn
 from patron.schemas.members import LedgerTransactionView
 from patron.services.context import Caller
-from patron.services.member_ledger import MemberLedger, Refs
+from patron.services.member_ledger import Credit, MemberLedger, Refs
 from patron.services.members import ledger_page, require_member
 
 
@@ -32,13 +32,8 @@ def adjust(
     refs = Refs(api_key_id=caller.api_key_id, reason=adjustment.reason)
     account = program_account(program.id, "adjustments")
     if adjustment.points > 0:
-        tx_id = ledger.credit(
-            adjustment.points,
-            kind=TxKind.ADJUST,
-            source_account=account,
-            occurred_at=now,
-            refs=refs,
-        ).transaction_id
+        credit = Credit(member.id, adjustment.points, TxKind.ADJUST, account, now, refs=refs)
+        tx_id = ledger.credit(credit).transaction_id
     elif adjustment.points < 0:
         tx_id, _ = ledger.debit(
             -adjustment.points,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +47,121 @@ class Credited:
     pending: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """An award of `points` (> 0) to a member: one transaction, one lot, two postings.
+
+    The rows and postings are built here once, for `MemberLedger.credit` (one award, with
+    debt repayment) and `credit_many` (many awards in three multi-row statements)."""
+
+    member_id: int
+    points: int
+    kind: TxKind
+    source_account: str
+    occurred_at: datetime
+    pending_until: datetime | None = None
+    expires_at: datetime | None = None
+    refs: Refs = Refs()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def is_pending(self, now: datetime) -> bool:
+        return self.pending_until is not None and self.pending_until > now
+
+    def lot_row(self, program: Program, tx_id: int, now: datetime, asset: str) -> dict[str, Any]:
+        return {
+            "tenant_id": program.tenant_id,
+            "member_id": self.member_id,
+            "asset": asset,
+            "amount": self.points,
+            "remaining": self.points,
+            "state": "pending" if self.is_pending(now) else "available",
+            "pending_until": self.pending_until,
+            "expires_at": self.expires_at,
+            "transaction_id": tx_id,
+            "created_at": now,
+        }
+
+    def postings(self, lot_id: int, now: datetime, asset: str) -> list[Posting]:
+        account = _account(self.member_id, self.is_pending(now))
+        return [
+            Posting(self.source_account, -self.points, asset),
+            Posting(account, self.points, asset, lot_id, self.member_id),
+        ]
+
+    def applied_to(self, balance: Balance, now: datetime) -> Balance:
+        """The balance after this credit (before any debt repayment)."""
+        earned = self.points if self.kind is TxKind.EARN else 0
+        lifetime = balance.lifetime_earned + earned
+        if self.is_pending(now):
+            return replace(balance, pending=balance.pending + self.points, lifetime_earned=lifetime)
+        return replace(balance, available=balance.available + self.points, lifetime_earned=lifetime)
+
+
+def _account(member_id: int, pending: bool) -> str:
+    return member_pending(member_id) if pending else member_available(member_id)
+
+
+def transaction_row(
+    program: Program,
+    member_id: int,
+    kind: TxKind,
+    occurred_at: datetime,
+    refs: Refs,
+    details: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": program.tenant_id,
+        "program_id": program.id,
+        "member_id": member_id,
+        "kind": kind.value,
+        "event_id": refs.event_id,
+        "order_id": refs.order_id,
+        "redemption_id": refs.redemption_id,
+        "api_key_id": refs.api_key_id,
+        "reason": refs.reason,
+        "details": details,
+        "occurred_at": occurred_at,
+        "created_at": now,
+    }
+
+
+def credit_many(
+    uow: UnitOfWork,
+    program: Program,
+    credits: Sequence[Credit],
+    balances: dict[int, Balance],
+    now: datetime,
+    asset: str = POINTS,
+) -> list[Credited]:
+    """Write many credits in three multi-row statements and update `balances` in place.
+
+    The caller holds the members' balance rows locked and guarantees none has debt (debt
+    repayment is `MemberLedger.credit`'s); the balances are not written back here."""
+    if any(balances[credit.member_id].debt for credit in credits):
+        raise ValueError("credit_many is for members without debt")
+    tx_ids = uow.ledger.insert_transactions(
+        [
+            transaction_row(program, c.member_id, c.kind, c.occurred_at, c.refs, c.details, now)
+            for c in credits
+        ]
+    )
+    lot_ids = uow.ledger.insert_lots(
+        [c.lot_row(program, tx_id, now, asset) for c, tx_id in zip(credits, tx_ids, strict=True)]
+    )
+    entries: list[tuple[int, list[Posting]]] = []
+    for credit, tx_id, lot_id in zip(credits, tx_ids, lot_ids, strict=True):
+        postings = credit.postings(lot_id, now, asset)
+        check_balanced(postings)
+        entries.append((tx_id, postings))
+        balances[credit.member_id] = credit.applied_to(balances[credit.member_id], now)
+    uow.ledger.insert_entries_many(program.tenant_id, entries)
+    return [
+        Credited(tx_id, lot_id, credit.is_pending(now))
+        for credit, tx_id, lot_id in zip(credits, tx_ids, lot_ids, strict=True)
+    ]
+
+
 class MemberLedger:
     """The ledger of one member and one asset, for the length of one unit of work."""
 
@@ -63,55 +178,18 @@ class MemberLedger:
 
     # -- movements ---------------------------------------------------------------------
 
-    def credit(
-        self,
-        points: int,
-        *,
-        kind: TxKind,
-        source_account: str,
-        occurred_at: datetime,
-        pending_until: datetime | None = None,
-        expires_at: datetime | None = None,
-        refs: Refs = Refs(),
-        details: dict[str, Any] | None = None,
-    ) -> Credited:
-        """Put `points` (> 0) into a new lot, pending until `pending_until` if it is later
-        than now. Available points first pay off any debt."""
-        pending = pending_until is not None and pending_until > self._now
-        tx_id = self._transaction(kind, occurred_at, refs, details or {})
+    def credit(self, credit: Credit) -> Credited:
+        """Write one credit; if its points are available at once, they first pay off debt."""
+        tx_id = self._transaction(credit.kind, credit.occurred_at, credit.refs, credit.details)
         lot_id = self._uow.ledger.insert_lot(
-            tenant_id=self._program.tenant_id,
-            member_id=self.member_id,
-            asset=self._asset,
-            amount=points,
-            remaining=points,
-            state="pending" if pending else "available",
-            pending_until=pending_until,
-            expires_at=expires_at,
-            transaction_id=tx_id,
-            created_at=self._now,
+            **credit.lot_row(self._program, tx_id, self._now, self._asset)
         )
-        account = self._account(pending)
-        postings = [
-            Posting(source_account, -points, self._asset),
-            Posting(account, points, self._asset, lot_id, self.member_id),
-        ]
-        earned = points if kind is TxKind.EARN else 0
-        if pending:
-            self.balance = replace(
-                self.balance,
-                pending=self.balance.pending + points,
-                lifetime_earned=self.balance.lifetime_earned + earned,
-            )
-        else:
-            self.balance = replace(
-                self.balance,
-                available=self.balance.available + points,
-                lifetime_earned=self.balance.lifetime_earned + earned,
-            )
-            postings += self._settle_debt([Lot(lot_id, points)])
+        postings = credit.postings(lot_id, self._now, self._asset)
+        self.balance = credit.applied_to(self.balance, self._now)
+        if not credit.is_pending(self._now):
+            postings += self._settle_debt([Lot(lot_id, credit.points)])
         self._post(tx_id, postings)
-        return Credited(tx_id, lot_id, pending)
+        return Credited(tx_id, lot_id, credit.is_pending(self._now))
 
     def debit(
         self,
@@ -270,25 +348,15 @@ class MemberLedger:
         return postings
 
     def _account(self, pending: bool) -> str:
-        return member_pending(self.member_id) if pending else member_available(self.member_id)
+        return _account(self.member_id, pending)
 
     def _transaction(
         self, kind: TxKind, occurred_at: datetime, refs: Refs, details: dict[str, Any]
     ) -> int:
-        return self._uow.ledger.insert_transaction(
-            tenant_id=self._program.tenant_id,
-            program_id=self._program.id,
-            member_id=self.member_id,
-            kind=kind.value,
-            event_id=refs.event_id,
-            order_id=refs.order_id,
-            redemption_id=refs.redemption_id,
-            api_key_id=refs.api_key_id,
-            reason=refs.reason,
-            details=details,
-            occurred_at=occurred_at,
-            created_at=self._now,
+        row = transaction_row(
+            self._program, self.member_id, kind, occurred_at, refs, details, self._now
         )
+        return self._uow.ledger.insert_transaction(**row)
 
     def _post(self, tx_id: int, postings: list[Posting]) -> None:
         check_balanced(postings)

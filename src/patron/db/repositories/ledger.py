@@ -21,6 +21,11 @@ from patron.domain.lots import Lot
 _INSERT_TRANSACTION = insert(ledger_transactions)
 _INSERT_LOT = insert(lots)
 _INSERT_ENTRIES = insert(ledger_entries)
+# insertmanyvalues: one multi-row INSERT ... RETURNING, rows returned in parameter order.
+_INSERT_TRANSACTION_RETURNING = insert(ledger_transactions).returning(
+    ledger_transactions.c.id, sort_by_parameter_order=True
+)
+_INSERT_LOT_RETURNING = insert(lots).returning(lots.c.id, sort_by_parameter_order=True)
 _ADD_TO_LOT = (
     update(lots)
     .where(lots.c.id == bindparam("lot"))
@@ -32,6 +37,18 @@ _OPEN_LOTS = select(lots.c.id, lots.c.remaining, lots.c.expires_at).where(
     lots.c.state == bindparam("state"),
     lots.c.remaining > 0,
 )
+
+
+def _entry_row(tenant_id: int, transaction_id: int, posting: Posting) -> dict[str, Any]:
+    return {
+        "transaction_id": transaction_id,
+        "tenant_id": tenant_id,
+        "account": posting.account,
+        "asset": posting.asset,
+        "amount": posting.amount,
+        "lot_id": posting.lot_id,
+        "member_id": posting.member_id,
+    }
 
 
 class LedgerRepository:
@@ -47,19 +64,32 @@ class LedgerRepository:
     ) -> None:
         self._c.execute(
             _INSERT_ENTRIES,
-            [
-                {
-                    "transaction_id": transaction_id,
-                    "tenant_id": tenant_id,
-                    "account": posting.account,
-                    "asset": posting.asset,
-                    "amount": posting.amount,
-                    "lot_id": posting.lot_id,
-                    "member_id": posting.member_id,
-                }
-                for posting in postings
-            ],
+            [_entry_row(tenant_id, transaction_id, posting) for posting in postings],
         )
+
+    def insert_transactions(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert many transactions in one multi-row statement; ids in the rows' order."""
+        return self._insert_many(_INSERT_TRANSACTION_RETURNING, rows)
+
+    def insert_lots(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert many lots in one multi-row statement; ids in the rows' order."""
+        return self._insert_many(_INSERT_LOT_RETURNING, rows)
+
+    def insert_entries_many(
+        self, tenant_id: int, postings_by_tx: Sequence[tuple[int, Sequence[Posting]]]
+    ) -> None:
+        rows = [
+            _entry_row(tenant_id, tx_id, posting)
+            for tx_id, postings in postings_by_tx
+            for posting in postings
+        ]
+        if rows:
+            self._c.execute(_INSERT_ENTRIES, rows)
+
+    def _insert_many(self, statement: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        return [int(row.id) for row in self._c.execute(statement, list(rows))]
 
     def insert_lot(self, **fields: Any) -> int:
         result = self._c.execute(_INSERT_LOT, fields)

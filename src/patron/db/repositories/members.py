@@ -101,6 +101,45 @@ class MemberRepository:
         row = self._c.execute(query, {"member_id": member_id, "asset": asset}).one()
         return Balance(row.available, row.pending, row.debt, row.lifetime_earned)
 
+    def get_many(self, program_id: int, external_ids: list[str]) -> dict[str, Row[Any]]:
+        """{external id: member} of the program's members among `external_ids`."""
+        query = select(members).where(
+            members.c.program_id == program_id, members.c.external_id.in_(external_ids)
+        )
+        return {row.external_id: row for row in self._c.execute(query)}
+
+    def lock_balances(self, member_ids: list[int], asset: str = "points") -> dict[int, Balance]:
+        """Lock the members' balance rows in member id order (the lock order every writer
+        follows, so concurrent batches cannot deadlock) and return them."""
+        query = (
+            select(member_balances)
+            .where(member_balances.c.member_id.in_(member_ids), member_balances.c.asset == asset)
+            .order_by(member_balances.c.member_id)
+            .with_for_update()
+        )
+        return {
+            row.member_id: Balance(row.available, row.pending, row.debt, row.lifetime_earned)
+            for row in self._c.execute(query)
+        }
+
+    def set_balances(self, balances: dict[int, Balance], asset: str = "points") -> None:
+        if not balances:
+            return
+        self._c.execute(
+            _SET_BALANCE,
+            [
+                {
+                    "b_member_id": member_id,
+                    "b_asset": asset,
+                    "b_available": balance.available,
+                    "b_pending": balance.pending,
+                    "b_debt": balance.debt,
+                    "b_lifetime_earned": balance.lifetime_earned,
+                }
+                for member_id, balance in balances.items()
+            ],
+        )
+
     def set_balance(self, member_id: int, asset: str, balance: Balance) -> None:
         self._c.execute(
             _SET_BALANCE,

@@ -13,6 +13,7 @@ from patron.domain.orders import OrderLine, PaidOrder, RefundState
 
 _INSERT_ORDER = insert(orders)
 _INSERT_LINES = insert(order_lines)
+_INSERT_ORDERS_RETURNING = insert(orders).returning(orders.c.id, sort_by_parameter_order=True)
 _BY_EXTERNAL_ID = select(orders).where(
     orders.c.tenant_id == bindparam("tenant_id"),
     orders.c.brand_id == bindparam("brand_id"),
@@ -20,31 +21,45 @@ _BY_EXTERNAL_ID = select(orders).where(
 )
 
 
+def _line_row(order_id: int, number: int, line: OrderLine) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "line_no": number,
+        "line_id": line.line_id,
+        "sku": line.sku,
+        "category": line.category,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "discount": line.discount,
+        "refunded_quantity": 0,
+    }
+
+
 class OrderRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def insert(self, *, lines: Sequence[OrderLine], **fields: Any) -> int:
-        result = self._c.execute(_INSERT_ORDER, fields)
-        order_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        self._c.execute(
-            _INSERT_LINES,
-            [
-                {
-                    "order_id": order_id,
-                    "line_no": number,
-                    "line_id": line.line_id,
-                    "sku": line.sku,
-                    "category": line.category,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price,
-                    "discount": line.discount,
-                    "refunded_quantity": 0,
-                }
-                for number, line in enumerate(lines)
-            ],
+    def insert_many(
+        self, rows: list[dict[str, Any]], lines: list[Sequence[OrderLine]]
+    ) -> list[int]:
+        """Insert orders and their lines in two multi-row statements; ids in row order."""
+        ids = [int(row.id) for row in self._c.execute(_INSERT_ORDERS_RETURNING, rows)]
+        line_rows = [
+            _line_row(order_id, number, line)
+            for order_id, order_lines_ in zip(ids, lines, strict=True)
+            for number, line in enumerate(order_lines_)
+        ]
+        self._c.execute(_INSERT_LINES, line_rows)
+        return ids
+
+    def existing(self, tenant_id: int, brand_id: int, external_ids: list[str]) -> set[str]:
+        """The external ids among `external_ids` already recorded for the brand."""
+        query = select(orders.c.external_id).where(
+            orders.c.tenant_id == tenant_id,
+            orders.c.brand_id == brand_id,
+            orders.c.external_id.in_(external_ids),
         )
-        return order_id
+        return {row.external_id for row in self._c.execute(query)}
 
     def get(
         self, tenant_id: int, brand_id: int, external_id: str, *, lock: bool = False

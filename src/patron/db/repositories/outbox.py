@@ -20,6 +20,11 @@ class OutboxRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert many outbox rows (tenant_id, program_id, type, payload, created_at)."""
+        if rows:
+            self._c.execute(_INSERT, rows)
+
     def add(
         self,
         *,
