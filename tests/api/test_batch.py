@@ -70,3 +70,24 @@ def test_an_invalid_item_rejects_the_whole_request_before_writing(
     assert response.status_code == 422
     assert response.json()["field"] == "orders.1.lines.0.quantity"
     assert count_rows(engine) == before
+
+
+def test_an_order_twice_in_one_batch_is_recorded_once(client: TestClient, tenant: Tenant) -> None:
+    batch = {"orders": [order("o1", lines=[(1, 2_000)]), order("o1", lines=[(1, 2_000)])]}
+    body = client.post("/v1/orders/batch", json=batch, headers=tenant.headers).json()
+    assert [item["status"] for item in body["results"]] == ["created", "replayed"]
+    assert body["results"][1]["result"] == body["results"][0]["result"]
+    assert client.get("/v1/members/c1", headers=tenant.headers).json()["balance"]["available"] == 20
+
+
+def test_a_blocked_member_in_a_batch_earns_nothing(client: TestClient, tenant: Tenant) -> None:
+    client.post("/v1/members", json={"external_id": "b"}, headers=tenant.headers)
+    client.patch("/v1/members/b", json={"status": "blocked"}, headers=tenant.headers)
+    batch = {"orders": [order("o1", "b"), order("o2", "ok")]}
+    results = client.post("/v1/orders/batch", json=batch, headers=tenant.headers).json()["results"]
+    assert [(r["result"]["points"], r["result"]["points_status"]) for r in results] == [
+        (0, "none"),
+        (100, "available"),
+    ]
+    assert results[0]["result"]["explanation"]["reason"] == "member blocked"
+    assert client.get("/v1/orders/o1", headers=tenant.headers).json()["points_awarded"] == 0

@@ -113,3 +113,27 @@ def test_same_idempotency_key_at_once_runs_once(
     member = httpx.get(f"{live_server}/v1/members/k", headers=tenant.headers).json()
     assert member["balance"]["available"] == 57
     _ledger_ok(engine)
+
+
+def test_overlapping_batches_at_once_neither_deadlock_nor_double_credit(
+    live_server: str, tenant: Tenant, engine: Engine
+) -> None:
+    # given 6 batches of 40 orders over the same 10 customers, overlapping by half, each
+    # batch listing its orders in a different order
+    batches = []
+    for number in range(6):
+        ids = list(range(number * 20, number * 20 + 40))
+        ids = ids[::-1] if number % 2 else ids
+        batches.append({"orders": [order(f"b{i}", f"c{i % 10}", lines=[(1, 1_000)]) for i in ids]})
+    # when they all arrive at once
+    responses = _post_all(f"{live_server}/v1/orders/batch", batches, tenant.headers)
+    # then every order is credited exactly once: 140 distinct orders x 10 points
+    assert {r.status_code for r in responses} == {200}
+    assert sum(r.json()["created"] for r in responses) == 140
+    assert sum(r.json()["replayed"] for r in responses) == 240 - 140
+    total = 0
+    for customer in range(10):
+        member = httpx.get(f"{live_server}/v1/members/c{customer}", headers=tenant.headers).json()
+        total += member["balance"]["available"]
+    assert total == 1_400
+    _ledger_ok(engine)

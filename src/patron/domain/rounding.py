@@ -22,6 +22,7 @@ def divide(numerator: int, denominator: int, mode: Rounding) -> int:
         raise ValueError("denominator must be positive")
     if numerator < 0:
         raise ValueError("numerator must not be negative")
+    mode = Rounding(mode)  # a plain "floor" from storage compares equal, never by identity
     quotient, remainder = divmod(numerator, denominator)
     if remainder == 0 or mode is Rounding.FLOOR:
         return quotient
