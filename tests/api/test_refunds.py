@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from patron.services.verify import verify
-from tests.conftest import Clock, make_tenant
+from tests.conftest import Clock, Tenant, make_tenant
 from tests.helpers import money, order, refund
 
 
@@ -17,6 +17,22 @@ def _balance(client: TestClient, headers: dict[str, str], customer: str = "c1") 
     response = client.get(f"/v1/members/{customer}", headers=headers)
     assert response.status_code == 200, response.text
     return dict(response.json()["balance"])
+
+
+def _earn_spend_refund(client: TestClient, tenant: Tenant, *, spend: int) -> Any:
+    """Earn 100 points on order o1, spend `spend` of them on a reward, refund o1 in full."""
+    reward = client.post(
+        "/v1/rewards",
+        json={"name": "r", "points_cost": spend, "value": money(spend)},
+        headers=tenant.headers,
+    ).json()
+    client.post("/v1/orders", json=order("o1"), headers=tenant.headers)
+    client.post(
+        "/v1/members/c1/redemptions", json={"reward_id": reward["id"]}, headers=tenant.headers
+    )
+    return client.post(
+        "/v1/refunds", json=refund("r1", "o1", lines=[("L0", 1)]), headers=tenant.headers
+    )
 
 
 def _ok(engine: Engine) -> None:
@@ -154,19 +170,8 @@ def test_clawback_of_spent_points_makes_explicit_debt_that_new_points_repay(
 ) -> None:
     # given 100 points earned and spent on a reward
     tenant = make_tenant(engine, "shop")
-    reward = client.post(
-        "/v1/rewards",
-        json={"name": "r", "points_cost": 100, "value": money(100)},
-        headers=tenant.headers,
-    ).json()
-    client.post("/v1/orders", json=order("o1"), headers=tenant.headers)
-    client.post(
-        "/v1/members/c1/redemptions", json={"reward_id": reward["id"]}, headers=tenant.headers
-    )
     # when the order is refunded (clawback policy)
-    response = client.post(
-        "/v1/refunds", json=refund("r1", "o1", lines=[("L0", 1)]), headers=tenant.headers
-    )
+    response = _earn_spend_refund(client, tenant, spend=100)
     # then the whole 100 is reversed and shows as debt, explicitly in the ledger entry
     assert response.json()["points_reversed"] == 100
     assert response.json()["debt_created"] == 100
@@ -195,18 +200,7 @@ def test_clawback_of_spent_points_makes_explicit_debt_that_new_points_repay(
 
 def test_remaining_policy_reverses_only_what_is_left(client: TestClient, engine: Engine) -> None:
     tenant = make_tenant(engine, "shop", refund_policy="remaining")
-    reward = client.post(
-        "/v1/rewards",
-        json={"name": "r", "points_cost": 60, "value": money(60)},
-        headers=tenant.headers,
-    ).json()
-    client.post("/v1/orders", json=order("o1"), headers=tenant.headers)
-    client.post(
-        "/v1/members/c1/redemptions", json={"reward_id": reward["id"]}, headers=tenant.headers
-    )
-    response = client.post(
-        "/v1/refunds", json=refund("r1", "o1", lines=[("L0", 1)]), headers=tenant.headers
-    )
+    response = _earn_spend_refund(client, tenant, spend=60)
     assert response.json()["points_reversed"] == 40
     assert response.json()["points_forgiven"] == 60
     assert response.json()["debt_created"] == 0
