@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from patron.services.importer import COLUMNS
+
 PATRON = [sys.executable, "-m", "patron.cli"]
 
 
@@ -81,25 +83,9 @@ def test_import_csv_in_batches_and_again_writes_nothing(
 ) -> None:
     assert _run(url, "tenants", "create", "shop").returncode == 0
     path = tmp_path / "orders.csv"
-    columns = [
-        "order_id",
-        "customer_id",
-        "email",
-        "occurred_at",
-        "currency",
-        "line_id",
-        "sku",
-        "category",
-        "quantity",
-        "unit_price",
-        "line_discount",
-        "shipping",
-        "tax",
-        "total",
-    ]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow(COLUMNS)
         for number in range(25):
             for line in range(2):
                 writer.writerow(
