@@ -10,6 +10,13 @@ from sqlalchemy.engine import Connection
 from patron.db.insert_or_nothing import insert_or_nothing, many_params
 from patron.db.tables import events
 
+_RESULTS = select(events.c.source_id, events.c.result).where(
+    events.c.tenant_id == bindparam("tenant_id"),
+    events.c.brand_id == bindparam("brand_id"),
+    events.c.source == bindparam("source"),
+    events.c.type == bindparam("type"),
+    events.c.source_id.in_(bindparam("source_ids", expanding=True)),
+)
 _SOURCE_KEY = ("tenant_id", "brand_id", "source", "type", "source_id")
 _SET_RESULT = (
     update(events)
@@ -54,14 +61,14 @@ class EventRepository:
         self, tenant_id: int, brand_id: int, source: str, type_: str, source_ids: list[str]
     ) -> dict[str, dict[str, Any]]:
         """{source id: stored result} of the recorded events among `source_ids`."""
-        query = select(events.c.source_id, events.c.result).where(
-            events.c.tenant_id == tenant_id,
-            events.c.brand_id == brand_id,
-            events.c.source == source,
-            events.c.type == type_,
-            events.c.source_id.in_(source_ids),
-        )
-        return {row.source_id: row.result for row in self._c.execute(query)}
+        params = {
+            "tenant_id": tenant_id,
+            "brand_id": brand_id,
+            "source": source,
+            "type": type_,
+            "source_ids": source_ids,
+        }
+        return {row.source_id: row.result for row in self._c.execute(_RESULTS, params)}
 
     def get(
         self, tenant_id: int, brand_id: int, source: str, type_: str, source_id: str

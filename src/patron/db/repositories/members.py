@@ -17,6 +17,19 @@ _BY_EXTERNAL_ID = select(members).where(
     members.c.program_id == bindparam("program_id"),
     members.c.external_id == bindparam("external_id"),
 )
+_MANY_BY_EXTERNAL_ID = select(members).where(
+    members.c.program_id == bindparam("program_id"),
+    members.c.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+_LOCK_BALANCES = (
+    select(member_balances)
+    .where(
+        member_balances.c.member_id.in_(bindparam("member_ids", expanding=True)),
+        member_balances.c.asset == bindparam("asset"),
+    )
+    .order_by(member_balances.c.member_id)
+    .with_for_update()
+)
 _BALANCE = select(
     member_balances.c.available,
     member_balances.c.pending,
@@ -103,23 +116,16 @@ class MemberRepository:
 
     def get_many(self, program_id: int, external_ids: list[str]) -> dict[str, Row[Any]]:
         """{external id: member} of the program's members among `external_ids`."""
-        query = select(members).where(
-            members.c.program_id == program_id, members.c.external_id.in_(external_ids)
-        )
-        return {row.external_id: row for row in self._c.execute(query)}
+        params = {"program_id": program_id, "external_ids": external_ids}
+        return {row.external_id: row for row in self._c.execute(_MANY_BY_EXTERNAL_ID, params)}
 
     def lock_balances(self, member_ids: list[int], asset: str = "points") -> dict[int, Balance]:
         """Lock the members' balance rows in member id order (the lock order every writer
         follows, so concurrent batches cannot deadlock) and return them."""
-        query = (
-            select(member_balances)
-            .where(member_balances.c.member_id.in_(member_ids), member_balances.c.asset == asset)
-            .order_by(member_balances.c.member_id)
-            .with_for_update()
-        )
+        rows = self._c.execute(_LOCK_BALANCES, {"member_ids": member_ids, "asset": asset})
         return {
             row.member_id: Balance(row.available, row.pending, row.debt, row.lifetime_earned)
-            for row in self._c.execute(query)
+            for row in rows
         }
 
     def set_balances(self, balances: dict[int, Balance], asset: str = "points") -> None:

@@ -14,6 +14,11 @@ from patron.domain.orders import OrderLine, PaidOrder, RefundState
 _INSERT_ORDER = insert(orders)
 _INSERT_LINES = insert(order_lines)
 _INSERT_ORDERS_RETURNING = insert(orders).returning(orders.c.id, sort_by_parameter_order=True)
+_EXISTING = select(orders.c.external_id).where(
+    orders.c.tenant_id == bindparam("tenant_id"),
+    orders.c.brand_id == bindparam("brand_id"),
+    orders.c.external_id.in_(bindparam("external_ids", expanding=True)),
+)
 _BY_EXTERNAL_ID = select(orders).where(
     orders.c.tenant_id == bindparam("tenant_id"),
     orders.c.brand_id == bindparam("brand_id"),
@@ -54,12 +59,8 @@ class OrderRepository:
 
     def existing(self, tenant_id: int, brand_id: int, external_ids: list[str]) -> set[str]:
         """The external ids among `external_ids` already recorded for the brand."""
-        query = select(orders.c.external_id).where(
-            orders.c.tenant_id == tenant_id,
-            orders.c.brand_id == brand_id,
-            orders.c.external_id.in_(external_ids),
-        )
-        return {row.external_id for row in self._c.execute(query)}
+        params = {"tenant_id": tenant_id, "brand_id": brand_id, "external_ids": external_ids}
+        return {row.external_id for row in self._c.execute(_EXISTING, params)}
 
     def get(
         self, tenant_id: int, brand_id: int, external_id: str, *, lock: bool = False
