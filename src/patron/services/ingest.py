@@ -180,23 +180,33 @@ def _drop_replays(
 def _drop_conflicts(
     uow: UnitOfWork, program: Program, items: list[_Item], outcomes: list[Outcome | None]
 ) -> list[_Item]:
-    """Orders already recorded for the brand from another source: 409."""
-    by_brand: dict[int, list[_Item]] = defaultdict(list)
-    for item in items:
-        by_brand[item.brand_id].append(item)
+    """Orders already recorded for the brand from another source: 409.
+
+    Under READ COMMITTED a concurrent delivery of the same event may commit between the
+    replay check and this one; its order and event commit together, so an order found
+    here whose event is now visible is a replay, not a conflict."""
     left: list[_Item] = []
-    for brand_id, group in by_brand.items():
+    for (brand_id, source), group in _groups(items).items():
         ids = [item.order.order_id for item in group]
         taken = uow.orders.existing(program.tenant_id, brand_id, ids)
+        stored = {}
+        if taken:
+            stored = uow.events.results(
+                program.tenant_id, brand_id, source, ORDER_PAID, list(taken)
+            )
         for item in group:
-            if item.order.order_id in taken:
+            order_id = item.order.order_id
+            if order_id not in taken:
+                left.append(item)
+            elif order_id in stored:
+                outcomes[item.index] = Outcome(
+                    "replayed", OrderResult.model_validate(stored[order_id])
+                )
+            else:
                 error = Conflict(
-                    f"order {item.order.order_id!r} was recorded from another source",
-                    field="order_id",
+                    f"order {order_id!r} was recorded from another source", field="order_id"
                 )
                 outcomes[item.index] = Outcome("rejected", error=error)
-            else:
-                left.append(item)
     return left
 
 
@@ -220,9 +230,8 @@ def _attach_members(
         elif customer in new_ids:
             item.member_id = new_ids[customer]
         elif program.auto_enroll:
-            profile = item.order.customer or MemberProfile()
-            item.member_id = new_ids[customer] = enroll(uow, program, profile, customer, now)
-            item.enrolled = True
+            item.member_id, item.enrolled = _find_or_enroll(uow, program, item.order, now)
+            new_ids[customer] = item.member_id
         else:
             error = NotFound(
                 f"no member {customer!r} and the program does not enrol automatically",
@@ -232,6 +241,20 @@ def _attach_members(
             continue
         left.append(item)
     return sorted(left, key=lambda item: item.index)
+
+
+def _find_or_enroll(
+    uow: UnitOfWork, program: Program, order: OrderPaidIn, now: datetime
+) -> tuple[int, bool]:
+    """(member id, enrolled now). Looks again first: under READ COMMITTED a concurrent
+    first order of the same customer may have enrolled it since the batch looked. If one
+    enrols it between this look and the insert, the unique index refuses the insert and
+    `run_write` retries the whole write, which then finds the member."""
+    member = uow.members.get(program.id, order.customer_id)
+    if member is not None:
+        return int(member.id), False
+    profile = order.customer or MemberProfile()
+    return enroll(uow, program, profile, order.customer_id, now), True
 
 
 def _claim_events(
