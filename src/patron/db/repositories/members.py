@@ -147,14 +147,4 @@ class MemberRepository:
         )
 
     def set_balance(self, member_id: int, asset: str, balance: Balance) -> None:
-        self._c.execute(
-            _SET_BALANCE,
-            {
-                "b_member_id": member_id,
-                "b_asset": asset,
-                "b_available": balance.available,
-                "b_pending": balance.pending,
-                "b_debt": balance.debt,
-                "b_lifetime_earned": balance.lifetime_earned,
-            },
-        )
+        self.set_balances({member_id: balance}, asset)
