@@ -12,7 +12,6 @@ from patron import __version__
 from patron.api import problems
 from patron.api.body_limit import BodyLimit
 from patron.api.cache import TtlCache
-from patron.api.group_commit import OrderGroupCommit
 from patron.api.routers import admin, health, members, orders, rewards
 from patron.config import get_settings
 from patron.db.engine import make_engine
@@ -41,7 +40,6 @@ def create_app(engine: Engine | None = None, clock: Callable[[], datetime] = utc
     app = FastAPI(title="Patron", version=__version__, description=DESCRIPTION)
     app.state.engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
     app.state.clock = clock
-    app.state.group_commit = OrderGroupCommit(app.state.engine, clock)
     app.state.key_cache = TtlCache[str, Caller](settings.cache_ttl_seconds)
     app.state.program_cache = TtlCache[tuple[int, str | None], Program](settings.cache_ttl_seconds)
     problems.install(app)
