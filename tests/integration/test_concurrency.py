@@ -87,7 +87,7 @@ def test_first_orders_of_new_customers_race_to_enrol(
     bodies = [order(f"new-{i}", "newcomer", lines=[(1, 1_000)]) for i in range(8)]
     responses = _post_all(f"{live_server}/v1/orders", bodies, tenant.headers)
     # then all are recorded against one member, enrolled once
-    assert sorted(r.status_code for r in responses) == [201] * 8
+    assert sorted(r.status_code for r in responses) == [201] * 8, [r.text for r in responses]
     assert sum(r.json()["member_enrolled"] for r in responses) == 1
     member = httpx.get(f"{live_server}/v1/members/newcomer", headers=tenant.headers).json()
     assert member["balance"]["available"] == 80
