@@ -17,7 +17,7 @@ from patron.services.tenants import create_key, parse_scopes, revoke_key
 def _brand_code(uow: UnitOfWork, tenant_id: int, brand_id: int | None) -> str | None:
     if brand_id is None:
         return None
-    return str(next(row.code for row in uow.tenants.list_brands(tenant_id) if row.id == brand_id))
+    return uow.tenants.brand_code(brand_id)
 
 
 def key_view(uow: UnitOfWork, row: Row[Any]) -> KeyView:

@@ -177,14 +177,11 @@ def order_view(
     if order is None or order.program_id != program.id:
         raise NotFound(f"no order {order_id!r}", field="order_id")
     member = uow.members.get_by_id(order.member_id)
-    brand_row = next(
-        row for row in uow.tenants.list_brands(program.tenant_id) if row.id == brand_id
-    )
     assert member is not None
     return OrderView(
         order_id=order.external_id,
         customer_id=member.external_id,
-        brand=brand_row.code,
+        brand=uow.tenants.brand_code(brand_id),
         currency=order.currency,
         total=order.total,
         eligible_amount=order.eligible_amount,

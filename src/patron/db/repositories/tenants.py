@@ -37,6 +37,12 @@ class TenantRepository:
         query = select(brands).where(brands.c.tenant_id == tenant_id).order_by(brands.c.id)
         return self._c.execute(query.limit(1)).first()
 
+    def brand_code(self, brand_id: int) -> str:
+        """The code of the brand with id `brand_id` (which must exist)."""
+        return str(
+            self._c.execute(select(brands.c.code).where(brands.c.id == brand_id)).scalar_one()
+        )
+
     def list_brands(self, tenant_id: int) -> list[Row[Any]]:
         query = select(brands).where(brands.c.tenant_id == tenant_id).order_by(brands.c.id)
         return list(self._c.execute(query))
