@@ -31,7 +31,7 @@ from patron.schemas.orders import OrderPaidIn, OrderResult
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.member_ledger import Credit, MemberLedger, Refs, credit_many
-from patron.services.members import enroll
+from patron.services.members import add_member
 
 ORDER_PAID = "order.paid"
 
@@ -254,7 +254,7 @@ def _find_or_enroll(
     if member is not None:
         return int(member.id), False
     profile = order.customer or MemberProfile()
-    return enroll(uow, program, profile, order.customer_id, now), True
+    return add_member(uow, program, profile, order.customer_id, now), True
 
 
 def _claim_events(

@@ -31,6 +31,14 @@ def enroll(
     """Enrol a customer; 409 if it is a member already. Writes `member.enrolled`."""
     if uow.members.get(program.id, external_id) is not None:
         raise Conflict(f"member {external_id!r} exists", field="external_id")
+    return add_member(uow, program, profile, external_id, now)
+
+
+def add_member(
+    uow: UnitOfWork, program: Program, profile: MemberProfile, external_id: str, now: datetime
+) -> int:
+    """Insert the member and its `member.enrolled` event without looking first: if it
+    exists, the unique index refuses the insert (a race that `run_write` retries)."""
     fields = profile.model_dump(exclude={"external_id"})
     member_id = uow.members.insert(
         tenant_id=program.tenant_id,
