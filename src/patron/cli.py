@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +31,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(brands_app, name="brands")
+jobs_app = typer.Typer(help="Scheduled jobs, run now.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 
 
@@ -109,6 +111,70 @@ def verify() -> None:
     if not report.ok:
         raise typer.Exit(1)
     console.print("[green]ledger OK[/green]: every transaction sums to zero; balances match")
+
+
+def _instant(value: str | None) -> datetime:
+    """`--at` as an aware UTC instant (RFC 3339; a bare time means UTC)."""
+    if value is None:
+        return _now()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"--at {value!r} is not an RFC 3339 timestamp")
+        raise
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _print_runs(runs: list[Any]) -> None:
+    for run in runs:
+        status = "[green]ran[/green]" if run.ran else "skipped (already ran)"
+        console.print(f"{run.job} {run.program} {run.period}: {status} {json.dumps(run.result)}")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: str,
+    at: Annotated[
+        str | None, typer.Option(help="Run as of this instant (RFC 3339), default now")
+    ] = None,
+) -> None:
+    """Run one job now for every program: release, expire, remind, tiers."""
+    from patron.worker.jobs import run_job
+
+    try:
+        runs = run_job(_engine(), name, _instant(at))
+    except DomainError as error:
+        _fail(error.detail)
+        return
+    _print_runs(runs)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """The jobs the worker runs, in order."""
+    from patron.worker.jobs import JOBS
+
+    for job in JOBS.values():
+        console.print(f"{job.name}: {job.description}")
+
+
+@app.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="Seconds between rounds")] = 60.0,
+    once: Annotated[bool, typer.Option(help="Run one round and exit")] = False,
+) -> None:
+    """Run the scheduled jobs in rounds, forever. Several workers may run at once: each
+    job runs once per program and period whichever worker gets there first."""
+    import time
+
+    from patron.worker.jobs import run_all
+
+    engine = _engine()
+    while True:
+        _print_runs([run for run in run_all(engine, _now()) if run.ran])
+        if once:
+            return
+        time.sleep(interval)
 
 
 @tenants_app.command("create")

@@ -18,6 +18,13 @@ PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc
 WWW_AUTHENTICATE = 'Bearer realm="patron"'
 KEY_FIELDS = {"key_id", "name", "scopes", "brand", "created_at", "revoked_at"}
 
+REVIEW_RULE = {
+    "code": "review",
+    "name": "Review points",
+    "trigger": "review.written",
+    "award": {"kind": "fixed_points", "points": 50},
+}
+
 #: A valid request for every write operation, so that only the key's scope can refuse it.
 VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/v1/members"): ("/v1/members", {"external_id": "c9"}),
@@ -49,6 +56,22 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
         {"code": "second", "name": "Second", "currency": "USD"},
     ),
     ("POST", "/v1/brands"): ("/v1/brands", {"code": "north", "name": "North"}),
+    ("PATCH", "/v1/program"): ("/v1/program", {"name": "Renamed"}),
+    ("POST", "/v1/rules"): ("/v1/rules", REVIEW_RULE),
+    ("PUT", "/v1/rules/{code}"): (
+        "/v1/rules/review",
+        {k: v for k, v in REVIEW_RULE.items() if k != "code"},
+    ),
+    ("POST", "/v1/event-types"): ("/v1/event-types", {"name": "quiz"}),
+    ("POST", "/v1/events"): (
+        "/v1/events",
+        {
+            "event_id": "e9",
+            "type": "review.written",
+            "customer_id": "c1",
+            "occurred_at": "2026-03-01T12:00:00Z",
+        },
+    ),
 }
 #: Operations that need the admin scope; the others need write (or, for GETs, read).
 ADMIN_ONLY = {
@@ -58,6 +81,10 @@ ADMIN_ONLY = {
     ("GET", "/v1/keys"),
     ("POST", "/v1/programs"),
     ("POST", "/v1/brands"),
+    ("PATCH", "/v1/program"),
+    ("POST", "/v1/rules"),
+    ("PUT", "/v1/rules/{code}"),
+    ("POST", "/v1/event-types"),
 }
 #: POSTs that only read (checking a coupon writes nothing).
 READS_BY_POST = {("POST", "/v1/coupons/validate")}

@@ -176,10 +176,10 @@ def test_blocked_member_earns_nothing_until_unblocked(
     )
     assert result["eligible_amount"] == 10_000
     assert result["explanation"] == {
-        "rule": "base",
         "eligible_amount": 10_000,
         "points": 0,
         "reason": "member blocked",
+        "rules": [],
     }
     assert client.get("/v1/orders/o2", headers=tenant.headers).json()["points_awarded"] == 0
     member = client.get("/v1/members/c1", headers=tenant.headers).json()

@@ -20,6 +20,7 @@ from httpx import Response
 from sqlalchemy import Engine
 
 from tests.conftest import Tenant, count_rows, make_tenant
+from tests.api.test_auth_keys import REVIEW_RULE
 from tests.helpers import money, order, refund
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,6 +99,8 @@ def world(client: TestClient, engine: Engine) -> World:
     post_b("/v1/orders", order("b-o2", "bob", lines=[(1, 5_000)]))
     post_b("/v1/refunds", refund("b-r1", "b-o1", lines=[("L0", 1)]))
     reward = post_b("/v1/rewards", {"name": "$1 off", "points_cost": 100, "value": money(100)})
+    post_b("/v1/rules", {**REVIEW_RULE, "code": "b-review"})
+    post_b("/v1/event-types", {"name": "b-quiz"})
     redemption = post_b("/v1/members/bob/redemptions", {"reward_id": reward["id"]})
     key = post_b("/v1/keys", {"name": "bravo pos", "scopes": ["read", "write"]})
     return World(
@@ -131,6 +134,9 @@ def b_snapshot(world: World) -> dict[str, Any]:
         "programs": get("/v1/programs"),
         "program": get("/v1/program"),
         "brands": get("/v1/brands"),
+        "rules": get("/v1/rules"),
+        "rule": get("/v1/rules/b-review"),
+        "event types": get("/v1/event-types"),
         "new key works": world.client.get("/v1/program", headers=b_key).status_code,
     }
 
@@ -349,6 +355,60 @@ def _create_program(w: World) -> None:
 def _create_brand(w: World) -> None:
     brand = _ok(w.as_a("POST", "/v1/brands", {"code": "outlet", "name": "Alpha Outlet"}), 201)
     assert brand["name"] == "Alpha Outlet"
+
+
+@probe("GET", "/v1/rules")
+def _list_rules(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/rules")) == []
+
+
+@probe("GET", "/v1/rules/{code}")
+def _get_rule(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/rules/b-review"), "code")
+
+
+@probe("PUT", "/v1/rules/{code}")
+def _revise_rule(w: World) -> None:
+    body = {k: v for k, v in REVIEW_RULE.items() if k != "code"}
+    assert_not_found(w.as_a("PUT", "/v1/rules/b-review", body), "code")
+
+
+@probe("GET", "/v1/event-types")
+def _list_event_types(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/event-types")) == []
+
+
+@probe("POST", "/v1/events", writes=True)
+def _record_action(w: World) -> None:
+    body = {
+        "event_id": "e1",
+        "type": "custom",
+        "event_type": "b-quiz",
+        "customer_id": "alice",
+        "occurred_at": "2026-03-01T12:00:00Z",
+    }
+    # B's custom event type is not A's
+    assert_not_found(w.as_a("POST", "/v1/events", body), "event_type")
+    body = {**body, "type": "review.written", "event_type": None}
+    result = _ok(w.as_a("POST", "/v1/events", body), 201)
+    assert (result["customer_id"], result["points"]) == ("alice", 0)
+
+
+@probe("POST", "/v1/rules", writes=True)
+def _create_rule(w: World) -> None:
+    rule = _ok(w.as_a("POST", "/v1/rules", {**REVIEW_RULE, "code": "b-review"}), 201)
+    assert rule["code"] == "b-review"
+    assert [r["code"] for r in _ok(w.as_a("GET", "/v1/rules"))] == ["b-review"]
+
+
+@probe("POST", "/v1/event-types", writes=True)
+def _create_event_type(w: World) -> None:
+    _ok(w.as_a("POST", "/v1/event-types", {"name": "b-quiz"}), 201)
+
+
+@probe("PATCH", "/v1/program", writes=True)
+def _change_program(w: World) -> None:
+    assert _ok(w.as_a("PATCH", "/v1/program", {"name": "Alpha renamed"}))["name"] == "Alpha renamed"
 
 
 # --- the tests -------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def test_transaction_kinds_are_stable() -> None:
         "REDEMPTION_CANCEL": "redemption_cancel",
         "ADJUST": "adjust",
         "DEBT_SETTLE": "debt_settle",
+        "EXPIRE": "expire",
     }
 
 

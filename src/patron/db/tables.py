@@ -96,6 +96,12 @@ programs = Table(
     Column("refund_policy", String(16), nullable=False),
     Column("auto_enroll", Boolean, nullable=False),
     Column("is_default", Boolean, nullable=False),
+    # Expiry policy and tier ladder, as their domain values serialised (NULL: never
+    # expire / no tiers). Validated by the domain before they are stored.
+    Column("expiry", Json, nullable=True),
+    Column("tiers", Json, nullable=True),
+    # Bumped by every earning-rule change, so caches of compiled rules know when to reload.
+    Column("rules_revision", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("tenant_id", "code", name="uq_programs_tenant_code"),
     CheckConstraint("point_value_points > 0 AND point_value_amount > 0", name="point_value"),
@@ -115,6 +121,8 @@ members = Table(
     Column("last_name", String(200), nullable=True),
     Column("phone", String(32), nullable=True),
     Column("birthday", Date, nullable=True),
+    # A tier perk: one local date a year the member picked, on which their points multiply.
+    Column("chosen_day", Date, nullable=True),
     Column("locale", String(16), nullable=True),
     Column("tags", Json, nullable=False),
     Column("marketing_consent", Boolean, nullable=False),
@@ -180,6 +188,19 @@ lots = Table(
     CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
     CheckConstraint("state IN ('pending', 'available')", name="state"),
     Index("ix_lots_member_open", "member_id", "asset", "state", "remaining"),
+    # The expiry and release jobs find their lots by date without scanning spent ones.
+    Index(
+        "ix_lots_expiring",
+        "expires_at",
+        postgresql_where=text("remaining > 0 AND expires_at IS NOT NULL"),
+        sqlite_where=text("remaining > 0 AND expires_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_lots_maturing",
+        "pending_until",
+        postgresql_where=text("state = 'pending'"),
+        sqlite_where=text("state = 'pending'"),
+    ),
 )
 
 ledger_entries = Table(
@@ -335,4 +356,116 @@ outbox = Table(
         postgresql_where=text("delivered_at IS NULL"),
         sqlite_where=text("delivered_at IS NULL"),
     ),
+)
+
+
+earning_rules = Table(
+    "earning_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "code", name="uq_earning_rules_program_code"),
+)
+
+# Versions are never edited: a change is a new version with its own effective date, so an
+# event is always evaluated with the rules that were in force when it occurred.
+earning_rule_versions = Table(
+    "earning_rule_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("rule_id", Id, ForeignKey("earning_rules.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("spec", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("rule_id", "version", name="uq_earning_rule_versions_rule_version"),
+    CheckConstraint("version > 0", name="version_positive"),
+)
+
+# What each rule gave each member: counted for the rule's limits and budget.
+rule_awards = Table(
+    "rule_awards",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("rule_id", Id, ForeignKey("earning_rules.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("scope", String(128), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("store_credit", BigInteger, nullable=False),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Index("ix_rule_awards_usage", "rule_id", "member_id", "scope", "occurred_at"),
+)
+
+# Custom event types a tenant defines: a name and the JSON schema of its payload.
+event_types = Table(
+    "event_types",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("payload_schema", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "name", name="uq_event_types_program_name"),
+)
+
+# A scheduled job's run for one program and period. The unique key is what makes a job
+# idempotent across workers: the run that inserts the row does the work, in the same
+# transaction; any other worker finds the row and skips.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("job", String(64), nullable=False),
+    Column("period", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("result", Json, nullable=False),
+    UniqueConstraint("program_id", "job", "period", name="uq_job_runs_program_job_period"),
+)
+
+# `points.expiring` reminders sent, once per lot and lead time.
+expiry_reminders = Table(
+    "expiry_reminders",
+    metadata,
+    Column("lot_id", Id, ForeignKey("lots.id"), primary_key=True),
+    Column("days_before", Integer, primary_key=True),
+    _tenant(),
+    Column("sent_at", UTCDateTime, nullable=False),
+)
+
+member_tiers = Table(
+    "member_tiers",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("tier", String(64), nullable=False),
+    Column("reached_at", UTCDateTime, nullable=False),
+    # The status holds until `ends_at` (NULL: until re-evaluated); retention is decided then.
+    Column("ends_at", UTCDateTime, nullable=True),
+    # An admin's assignment: the tier is kept whatever the metric says, until this instant.
+    Column("manual_until", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_member_tiers_program_ends", "program_id", "ends_at"),
+)
+
+# Entry rewards: granted once per tier per status period.
+tier_entry_rewards = Table(
+    "tier_entry_rewards",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("tier", String(64), primary_key=True),
+    Column("period", String(64), primary_key=True),
+    _tenant(),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False),
 )

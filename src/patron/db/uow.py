@@ -23,6 +23,7 @@ from patron.db.repositories.orders import OrderRepository
 from patron.db.repositories.outbox import OutboxRepository
 from patron.db.repositories.programs import ProgramRepository
 from patron.db.repositories.rewards import RewardRepository
+from patron.db.repositories.rules import RuleRepository
 from patron.db.repositories.tenants import TenantRepository
 
 
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.events = EventRepository(connection)
         self.orders = OrderRepository(connection)
         self.rewards = RewardRepository(connection)
+        self.rules = RuleRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.outbox = OutboxRepository(connection)
         return self

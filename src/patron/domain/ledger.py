@@ -25,6 +25,7 @@ class TxKind(StrEnum):
     REDEMPTION_CANCEL = "redemption_cancel"
     ADJUST = "adjust"
     DEBT_SETTLE = "debt_settle"
+    EXPIRE = "expire"
 
 
 def member_available(member_id: int) -> str:

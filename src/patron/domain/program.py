@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
+from patron.domain.expiry import ExpiryPolicy, lot_expires_at
 from patron.domain.orders import EarningPolicy
 from patron.domain.rounding import Rounding
+from patron.domain.tiers import TierLadder
+
+NEVER_EXPIRE = ExpiryPolicy()
 
 
 class RefundPolicy(StrEnum):
@@ -40,6 +45,12 @@ class Program:
     pending_days: int
     refund_policy: RefundPolicy
     auto_enroll: bool
+    expiry: ExpiryPolicy = NEVER_EXPIRE
+    tiers: TierLadder | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     @property
     def earning(self) -> EarningPolicy:
@@ -56,6 +67,10 @@ class Program:
         if self.pending_days == 0:
             return None
         return occurred_at + timedelta(days=self.pending_days)
+
+    def lot_expires_at(self, earned_at: datetime) -> datetime | None:
+        """When points earned at `earned_at` expire under the program's policy."""
+        return lot_expires_at(self.expiry, earned_at, self.zone)
 
     def money_value(self, points: int) -> int:
         """Money value of `points` in minor units of the program currency (floored)."""

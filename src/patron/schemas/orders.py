@@ -15,6 +15,7 @@ class OrderLineIn(Strict):
     line_id: ExternalId
     sku: Annotated[str, Field(max_length=128)] | None = None
     category: Annotated[str, Field(max_length=128)] | None = None
+    tags: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=50)] = []
     quantity: Annotated[StrictInt, Field(gt=0, le=1_000_000)]
     unit_price: Money
     discount: Money | None = Field(None, description="Total discount on this line")
@@ -32,6 +33,9 @@ class OrderPaidIn(Strict):
     customer: CustomerIn | None = None
     brand: Annotated[str, Field(max_length=64)] | None = None
     source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "api"
+    channel: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="Where the order was placed (web, pos, app...); rules may use it"
+    )
     currency: Currency
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
     discount: Money | None = Field(None, description="Order-level discount not on lines")

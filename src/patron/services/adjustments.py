@@ -32,7 +32,15 @@ def adjust(
     refs = Refs(api_key_id=caller.api_key_id, reason=adjustment.reason)
     account = program_account(program.id, "adjustments")
     if adjustment.points > 0:
-        credit = Credit(member.id, adjustment.points, TxKind.ADJUST, account, now, refs=refs)
+        credit = Credit(
+            member.id,
+            adjustment.points,
+            TxKind.ADJUST,
+            account,
+            now,
+            expires_at=program.lot_expires_at(now),
+            refs=refs,
+        )
         tx_id = ledger.credit(credit).transaction_id
     elif adjustment.points < 0:
         tx_id, _ = ledger.debit(

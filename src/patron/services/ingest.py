@@ -23,13 +23,15 @@ from patron.db.uow import UnitOfWork
 from patron.domain.errors import Conflict, CurrencyMismatch, DomainError, NotFound
 from patron.domain.ledger import TxKind, brand_issued
 from patron.domain.member import Balance, MemberStatus
-from patron.domain.orders import OrderLine, PaidOrder, eligible_amount
+from patron.domain.orders import OrderLine, PaidOrder, eligible_amount, line_eligible_amounts
 from patron.domain.program import Program
+from patron.domain.rules import Evaluation, EventFacts, LineFacts, OrderFacts, Trigger
 from patron.schemas.common import Money
 from patron.schemas.members import MemberProfile
 from patron.schemas.orders import OrderPaidIn, OrderResult
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
+from patron.services.earning import Earning, MemberTraits
 from patron.services.member_ledger import Credit, MemberLedger, Refs, credit_many
 from patron.services.members import add_member
 
@@ -54,6 +56,9 @@ class _Item:
     brand_id: int
     eligible: int
     points: int = 0
+    base_points: int = 0
+    tags: tuple[str, ...] = ()
+    evaluation: Evaluation | None = None
     member_id: int = 0
     enrolled: bool = False
     active: bool = True
@@ -96,9 +101,8 @@ def _prepare(
             brand_id = resolve_brand(uow, caller, order.brand)
             paid = _paid_order(order)
             eligible = eligible_amount(paid, program.earning)
-            item = _Item(
-                index, order, paid, brand_id, eligible, program.earning.points_for(eligible)
-            )
+            base = program.earning.points_for(eligible)
+            item = _Item(index, order, paid, brand_id, eligible, base, base)
         except DomainError as error:
             outcomes[index] = Outcome("rejected", error=error)
             continue
@@ -227,10 +231,13 @@ def _attach_members(
         member = members.get(customer)
         if member is not None:
             item.member_id, item.active = member.id, member.status == MemberStatus.ACTIVE.value
+            item.tags = tuple(member.tags)
         elif customer in new_ids:
             item.member_id = new_ids[customer]
+            item.tags = tuple(item.order.customer.tags) if item.order.customer else ()
         elif program.auto_enroll:
             item.member_id, item.enrolled = _find_or_enroll(uow, program, item.order, now)
+            item.tags = tuple(item.order.customer.tags) if item.order.customer else ()
             new_ids[customer] = item.member_id
         else:
             error = NotFound(
@@ -317,8 +324,12 @@ def _award(
     )
     for item, pk in zip(items, order_pks, strict=True):
         item.order_pk = pk
-    earning = [item for item in items if item.points > 0]
-    balances = _locked_balances(uow, program, earning, now)
+    active = [item for item in items if item.active]
+    balances = _locked_balances(uow, program, active, now)
+    rules = Earning(uow, program)
+    if rules.has_rules:
+        _apply_rules(uow, rules, active)
+    earning = [item for item in active if item.points > 0]
     credits = {item.index: _credit(program, caller, item) for item in earning}
     one_by_one = [item for item in earning if balances[item.member_id].debt > 0]
     together = [item for item in earning if balances[item.member_id].debt == 0]
@@ -345,6 +356,51 @@ def _award(
             outbox.append(_earned_event(program, item, result, now))
     uow.events.set_results(results)
     uow.outbox.add_many(outbox)
+    for item in active:
+        if item.evaluation is not None and item.evaluation.awards:
+            rules.record(item.member_id, item.event_id, item.order.occurred_at, item.evaluation)
+
+
+def _apply_rules(uow: UnitOfWork, rules: Earning, items: list[_Item]) -> None:
+    """Evaluate the earning rules for each order (balances are locked: limits hold)."""
+    first_orders = uow.orders.first_order_ids(sorted({item.member_id for item in items}))
+    brands: dict[int, str] = {}
+    for item in items:
+        if item.brand_id not in brands:
+            brands[item.brand_id] = uow.tenants.brand_code(item.brand_id)
+        event = EventFacts(
+            trigger=Trigger.ORDER_PAID,
+            event_type=None,
+            occurred_at=item.order.occurred_at,
+            brand=brands[item.brand_id],
+            channel=item.order.channel,
+            payload=item.order.model_dump(mode="json"),
+            order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
+        )
+        evaluation = rules.evaluate(item.member_id, event, MemberTraits(tags=item.tags).facts())
+        item.evaluation = evaluation
+        item.points = evaluation.points
+
+
+def _order_facts(item: _Item, first_order: bool) -> OrderFacts:
+    eligibles = line_eligible_amounts(item.paid)
+    lines = tuple(
+        LineFacts(
+            line_id=line.line_id,
+            sku=line.sku,
+            category=line.category,
+            tags=tuple(line.tags),
+            eligible=eligible,
+        )
+        for line, eligible in zip(item.order.lines, eligibles, strict=True)
+    )
+    return OrderFacts(
+        lines=lines,
+        eligible=item.eligible,
+        base_points=item.base_points,
+        first_order=first_order,
+        total=item.order.total.amount,
+    )
 
 
 def _locked_balances(
@@ -367,6 +423,7 @@ def _credit(program: Program, caller: Caller, item: _Item) -> Credit:
         source_account=brand_issued(item.brand_id),
         occurred_at=item.order.occurred_at,
         pending_until=program.pending_until(item.order.occurred_at),
+        expires_at=program.lot_expires_at(item.order.occurred_at),
         refs=Refs(event_id=item.event_id, order_id=item.order_pk, api_key_id=caller.api_key_id),
         details={"order_id": item.order.order_id, "explanation": _explain(program, item)},
     )
@@ -397,22 +454,33 @@ def _order_row(program: Program, item: _Item) -> dict[str, Any]:
 
 
 def _explain(program: Program, item: _Item) -> dict[str, Any]:
-    """Why the order earned what it earned, in terms a member or merchant can check."""
+    """Why the order earned what it earned, in terms a member or merchant can check:
+    the base earning, then each earning rule that applied or why it did not."""
     if not item.active:
         return {
-            "rule": "base",
             "eligible_amount": item.eligible,
             "points": 0,
             "reason": "member blocked",
+            "rules": [],
         }
-    return {
+    base = {
         "rule": "base",
-        "eligible_amount": item.eligible,
         "rate": {"points": program.earn_points, "per_amount": program.earn_per_amount},
         "rounding": program.rounding.value,
         "includes": {"shipping": program.include_shipping, "tax": program.include_tax},
-        "points": item.points,
+        "points": item.base_points,
     }
+    explained: dict[str, Any] = {"eligible_amount": item.eligible, "points": item.points}
+    if item.evaluation is None:
+        explained["rules"] = [base]
+        return explained
+    rules = list(item.evaluation.explanation)
+    if rules and rules[0].get("rule") == "base":
+        rules[0] = {**base, **rules[0]}
+    explained["rules"] = rules
+    if item.evaluation.store_credit:
+        explained["store_credit"] = item.evaluation.store_credit
+    return explained
 
 
 def _result(program: Program, item: _Item, credited: Any) -> OrderResult:

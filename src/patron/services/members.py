@@ -20,6 +20,7 @@ from patron.schemas.members import (
     MemberView,
     UpdateMember,
 )
+from patron.services.awarding import award_signup
 from patron.services.member_ledger import balance_of
 
 RECENT_LEDGER = 10
@@ -55,6 +56,7 @@ def add_member(
         payload={"customer_id": external_id, "program": program.code},
         now=now,
     )
+    award_signup(uow, program, member_id, tuple(profile.tags), now)
     return member_id
 
 

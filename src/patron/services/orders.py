@@ -38,7 +38,7 @@ class Replayed(Exception):
         self.result = result
 
 
-def _claim(
+def claim_event(
     uow: UnitOfWork,
     program: Program,
     *,
@@ -93,7 +93,7 @@ def record_order_refunded(
     """
     check_currencies(program, refund.currency, refund.amounts())
     brand_id = resolve_brand(uow, caller, refund.brand)
-    event_id = _claim(
+    event_id = claim_event(
         uow,
         program,
         source=refund.source,

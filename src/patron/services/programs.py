@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
+from patron.db.repositories.programs import expiry_policy, tier_ladder
 from patron.db.uow import UnitOfWork
 from patron.domain.errors import Conflict, NotFound
 from patron.domain.program import Program
-from patron.schemas.programs import EarnRate, PointValue, ProgramIn, ProgramView
+from patron.domain.tiers import TierLadder
+from patron.schemas.programs import (
+    EarnRate,
+    ExpiryIn,
+    PointValue,
+    ProgramIn,
+    ProgramUpdate,
+    ProgramView,
+    TierLevelIn,
+    TiersIn,
+)
 
 
 def create_program(uow: UnitOfWork, tenant_id: int, spec: ProgramIn, now: datetime) -> Program:
@@ -34,10 +47,43 @@ def create_program(uow: UnitOfWork, tenant_id: int, spec: ProgramIn, now: dateti
         refund_policy=spec.refund_policy.value,
         auto_enroll=spec.auto_enroll,
         is_default=is_default,
+        **_policies(spec.expiry, spec.tiers),
     )
     program = uow.programs.get_by_code(tenant_id, spec.code)
     assert program is not None
     return program
+
+
+def _policies(expiry: ExpiryIn | None, tiers: TiersIn | None) -> dict[str, Any]:
+    """The stored form of the expiry policy and tier ladder, checked by building their
+    domain values first (InvalidInput names the field at fault)."""
+    stored: dict[str, Any] = {}
+    if expiry is not None:
+        stored["expiry"] = expiry.model_dump(mode="json")
+        expiry_policy(stored["expiry"])
+    if tiers is not None:
+        stored["tiers"] = tiers.model_dump(mode="json")
+        tier_ladder(stored["tiers"])
+    return stored
+
+
+def update_program(uow: UnitOfWork, program: Program, changes: ProgramUpdate) -> Program:
+    """Apply the fields set in `changes`. A new expiry policy applies to points earned
+    from now on (lots keep the expiry they were given); a new ladder applies from the
+    next tier evaluation."""
+    fields: dict[str, Any] = {
+        name: getattr(changes, name)
+        for name in ("name", "pending_days", "auto_enroll")
+        if name in changes.model_fields_set and getattr(changes, name) is not None
+    }
+    fields |= _policies(changes.expiry, changes.tiers)
+    if "tiers" in changes.model_fields_set and changes.tiers is None:
+        fields["tiers"] = None
+    if fields:
+        uow.programs.update(program.id, **fields)
+    updated = uow.programs.get(program.id)
+    assert updated is not None
+    return updated
 
 
 def resolve_program(uow: UnitOfWork, tenant_id: int, code: str | None) -> Program:
@@ -69,4 +115,34 @@ def program_view(program: Program) -> ProgramView:
         pending_days=program.pending_days,
         refund_policy=program.refund_policy,
         auto_enroll=program.auto_enroll,
+        expiry=ExpiryIn(
+            kind=program.expiry.kind,
+            months=program.expiry.months,
+            round_to=program.expiry.round_to,
+            remind_days=list(program.expiry.remind_days),
+        ),
+        tiers=_tiers_in(program.tiers) if program.tiers else None,
+    )
+
+
+def _tiers_in(ladder: TierLadder) -> TiersIn:
+    return TiersIn(
+        levels=[
+            TierLevelIn(
+                code=level.code,
+                name=level.name,
+                threshold=level.threshold,
+                retain_threshold=level.retain_threshold,
+                multiplier=Decimal(level.multiplier.numerator) / level.multiplier.denominator,
+                perks=list(level.perks),
+                entry_reward_points=level.entry_reward_points,
+                reward_prices=dict(level.reward_prices),
+            )
+            for level in ladder.levels
+        ],
+        metric=ladder.metric,
+        window=ladder.window,
+        window_months=ladder.window_months,
+        grace_days=ladder.grace_days,
+        downgrade=ladder.downgrade,
     )

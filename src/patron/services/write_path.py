@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from patron.db.uow import UnitOfWork
 from patron.domain.errors import Conflict
 
-#: Unique-key races (two first orders of one new customer, say) are retried this often.
+#: Unique-key races (two first orders of one new customer, say) and deadlocks are retried
+#: this often.
 MAX_ATTEMPTS = 3
 
 
@@ -45,6 +46,19 @@ def is_unique_violation(error: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in str(error.orig)
 
 
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction was chosen
+#: to give way and rolled back whole, so running it again is safe.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """Whether a failed transaction may simply be run again: a unique-key race, or a
+    deadlock / serialization failure that PostgreSQL resolved by rolling it back."""
+    if isinstance(error, IntegrityError):
+        return is_unique_violation(error)
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE_STATES
+
+
 def request_fingerprint(method: str, path: str, body: Any) -> str:
     """A hash of what the request asks for, to tell a retry from a different request."""
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
@@ -64,11 +78,12 @@ def run_write(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return _attempt(engine, step, tenant_id, now, idempotency_key, fingerprint)
-        except IntegrityError as error:
-            # A concurrent transaction inserted the same unique row first; the next attempt
-            # sees its committed row and takes the replay or conflict path. Any other
-            # integrity error is a bug: retrying would not help.
-            if attempt == MAX_ATTEMPTS or not is_unique_violation(error):
+        except DBAPIError as error:
+            # A concurrent transaction inserted the same unique row first (the next attempt
+            # sees its committed row and takes the replay or conflict path), or two writes
+            # locked rows in opposite orders and PostgreSQL rolled this one back. Any other
+            # database error is a bug: retrying would not help.
+            if attempt == MAX_ATTEMPTS or not is_retryable(error):
                 raise
     raise AssertionError("unreachable")
 

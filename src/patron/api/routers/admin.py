@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from patron.api.context import Ctx
 from patron.schemas.brands import BrandIn, BrandView
 from patron.schemas.keys import KeyIn, KeyView, NewKeyView
-from patron.schemas.programs import ProgramIn, ProgramView
+from patron.schemas.programs import ProgramIn, ProgramUpdate, ProgramView
 from patron.services import keys
 from patron.services.brands import create_brand, list_brands
 from patron.services.context import Scope
-from patron.services.programs import create_program, program_view
+from patron.services.programs import create_program, program_view, update_program
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -22,6 +22,18 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 @router.get("/program", response_model=ProgramView, summary="The program this request addresses")
 def current_program(ctx: Ctx) -> ProgramView:
     return ctx.read(lambda _uow, prog: program_view(prog))
+
+
+@router.patch("/program", response_model=ProgramView, summary="Change the program's settings")
+def change_program(changes: ProgramUpdate, ctx: Ctx) -> JSONResponse:
+    response = ctx.write(
+        lambda uow, prog: program_view(update_program(uow, prog, changes)),
+        body=changes,
+        status=200,
+        scope=Scope.ADMIN,
+    )
+    ctx.request.app.state.program_cache.clear()
+    return response
 
 
 @router.get("/programs", response_model=list[ProgramView], summary="The tenant's programs")

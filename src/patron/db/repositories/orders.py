@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from patron.db.tables import order_lines, orders
@@ -56,6 +56,15 @@ class OrderRepository:
         ]
         self._c.execute(_INSERT_LINES, line_rows)
         return ids
+
+    def first_order_ids(self, member_ids: list[int]) -> dict[int, int]:
+        """Each member's first recorded order (lowest id), for members that have one."""
+        query = (
+            select(orders.c.member_id, func.min(orders.c.id))
+            .where(orders.c.member_id.in_(member_ids))
+            .group_by(orders.c.member_id)
+        )
+        return {int(member_id): int(first) for member_id, first in self._c.execute(query)}
 
     def existing(self, tenant_id: int, brand_id: int, external_ids: list[str]) -> set[str]:
         """The external ids among `external_ids` already recorded for the brand."""

@@ -1,0 +1,113 @@
+"""Awarding an action: evaluate the rules of its trigger for one member and credit what
+they give, in the caller's unit of work. Used by action events and by enrolment (the
+`signup` trigger fires when a member is enrolled, however that happens).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from patron.db.uow import UnitOfWork
+from patron.domain.ledger import TxKind, brand_issued
+from patron.domain.member import MemberStatus
+from patron.domain.program import Program
+from patron.domain.rules import EventFacts, Trigger
+from patron.services.earning import Earning, MemberTraits
+from patron.services.member_ledger import Credit, MemberLedger, Refs
+
+#: Source of the events Patron records itself (a signup on enrolment).
+PATRON_SOURCE = "patron"
+
+
+def award_action(
+    uow: UnitOfWork,
+    program: Program,
+    member: Any,
+    brand_id: int,
+    event_id: int,
+    facts: EventFacts,
+    now: datetime,
+    *,
+    api_key_id: int | None = None,
+) -> tuple[int, int | None, dict[str, Any]]:
+    """Evaluate the rules for one member's action and credit what they give:
+    (points, ledger transaction id or None, explanation)."""
+    if member.status != MemberStatus.ACTIVE.value:
+        return 0, None, {"points": 0, "reason": "member blocked", "rules": []}
+    ledger = MemberLedger(uow, program, member.id, now)  # locks the balance: limits hold
+    earning = Earning(uow, program)
+    evaluation = earning.evaluate(member.id, facts, MemberTraits(tags=tuple(member.tags)).facts())
+    explanation: dict[str, Any] = {"points": evaluation.points, "rules": evaluation.explanation}
+    if evaluation.points == 0:
+        return 0, None, explanation
+    credited = ledger.credit(
+        Credit(
+            member_id=member.id,
+            points=evaluation.points,
+            kind=TxKind.EARN,
+            source_account=brand_issued(brand_id),
+            occurred_at=facts.occurred_at,
+            expires_at=program.lot_expires_at(facts.occurred_at),
+            refs=Refs(event_id=event_id, api_key_id=api_key_id),
+            details={"event": facts.trigger.value, "explanation": explanation},
+        )
+    )
+    ledger.save()
+    earning.record(member.id, event_id, facts.occurred_at, evaluation)
+    uow.outbox.add(
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        type_="points.earned",
+        payload={
+            "customer_id": member.external_id,
+            "event": facts.trigger.value,
+            "points": evaluation.points,
+            "status": "available",
+            "transaction_id": credited.transaction_id,
+        },
+        now=now,
+    )
+    return evaluation.points, credited.transaction_id, explanation
+
+
+def award_signup(
+    uow: UnitOfWork, program: Program, member_id: int, tags: tuple[str, ...], now: datetime
+) -> None:
+    """Fire the `signup` trigger for a member enrolled just now, if any rule may award it.
+
+    The enrolment is recorded as a `signup` event from source `patron` with the customer
+    id as source id, so it is awarded once; a store's own signup event (another source)
+    is a separate event, which a rule's lifetime limit keeps from paying twice."""
+    earning = Earning(uow, program)
+    if not any(rule.spec.trigger is Trigger.SIGNUP for rule in earning.rules_at(now)):
+        return
+    member = uow.members.get_by_id(member_id)
+    brand = uow.tenants.default_brand(program.tenant_id)
+    if member is None or brand is None:  # pragma: no cover - just inserted / tenant has one
+        return
+    event_id = uow.events.claim(
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        source=PATRON_SOURCE,
+        type=Trigger.SIGNUP.value,
+        source_id=member.external_id,
+        brand_id=brand.id,
+        payload={"customer_id": member.external_id},
+        occurred_at=now,
+        received_at=now,
+    )
+    if event_id is None:  # enrolled before, in another program life: awarded then
+        return
+    facts = EventFacts(
+        trigger=Trigger.SIGNUP,
+        event_type=None,
+        occurred_at=now,
+        brand=brand.code,
+        channel=None,
+        payload={},
+        order=None,
+    )
+    points, tx_id, explanation = award_action(uow, program, member, brand.id, event_id, facts, now)
+    result = {"points": points, "transaction_id": tx_id, "explanation": explanation}
+    uow.events.set_results([(event_id, member_id, result)])

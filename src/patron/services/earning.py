@@ -1,0 +1,136 @@
+"""Evaluating earning rules inside a write: the facts the domain needs, the usage its
+limits count, and the record of what each rule gave.
+
+One `Earning` lives for one unit of work. It must be used after the members' balance rows
+are locked: a member's limit usage is read under that lock, so two concurrent events of
+one member cannot both take the last award a limit allows. Budgets are shared by all
+members, so the budgeted rules' rows are locked (once per write, in id order) before their
+usage is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from patron.db.uow import UnitOfWork
+from patron.domain.calendar import zone
+from patron.domain.program import Program
+from patron.domain.rules import (
+    CompiledRule,
+    Evaluation,
+    EventFacts,
+    MemberFacts,
+    Usage,
+    UsageKey,
+    Used,
+    evaluate,
+    usage_windows,
+)
+from patron.services.rules import Rulebook, rulebook
+
+
+@dataclass(frozen=True, slots=True)
+class MemberTraits:
+    """What rules may look at about a member, loaded once per write."""
+
+    tags: tuple[str, ...] = ()
+    tier: str | None = None
+    tier_multiplier: Fraction = Fraction(1)
+    chosen_day: date | None = None
+    chosen_day_multiplier: Fraction = Fraction(1)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def facts(self) -> MemberFacts:
+        return MemberFacts(
+            tags=self.tags,
+            tier=self.tier,
+            segments=(),
+            tier_multiplier=self.tier_multiplier,
+            chosen_day=self.chosen_day,
+            chosen_day_multiplier=self.chosen_day_multiplier,
+            attributes=self.attributes,
+        )
+
+
+class Earning:
+    """Rule evaluation for the events of one write."""
+
+    def __init__(self, uow: UnitOfWork, program: Program) -> None:
+        self._uow = uow
+        self._program = program
+        self._book: Rulebook = rulebook(uow, program)
+        self._tz: ZoneInfo = zone(program.time_zone)
+        self._budgets: dict[int, int] | None = None
+
+    @property
+    def has_rules(self) -> bool:
+        return not self._book.empty
+
+    def rules_at(self, instant: datetime) -> list[CompiledRule]:
+        return self._book.in_force(instant)
+
+    def evaluate(self, member_id: int, event: EventFacts, member: MemberFacts) -> Evaluation:
+        """Evaluate the rules in force when `event` occurred, for one member."""
+        rules = self.rules_at(event.occurred_at)
+        usage = Usage(self._usage(member_id, rules, event), self._budgets_of(rules))
+        return evaluate(rules, event, member, usage, self._tz, base_rounding=self._program.rounding)
+
+    def record(
+        self, member_id: int, event_id: int, occurred_at: datetime, evaluation: Evaluation
+    ) -> None:
+        """Count what the rules gave, for their limits and budgets (later events of this
+        write included: the rows are written now)."""
+        rows = []
+        for award in evaluation.awards:
+            scopes = {key.scope for key in award.scopes} or {""}
+            for scope in sorted(scopes):
+                rows.append(
+                    {
+                        "tenant_id": self._program.tenant_id,
+                        "rule_id": award.rule_id,
+                        "member_id": member_id,
+                        "scope": scope,
+                        "points": award.points,
+                        "store_credit": award.store_credit,
+                        "event_id": event_id,
+                        "occurred_at": occurred_at,
+                    }
+                )
+            if self._budgets is not None and award.rule_id in self._budgets:
+                self._budgets[award.rule_id] += award.points
+        self._uow.rules.record_awards(rows)
+
+    def _usage(
+        self, member_id: int, rules: list[CompiledRule], event: EventFacts
+    ) -> dict[UsageKey, Used]:
+        limited = [rule for rule in rules if rule.spec.limits]
+        if not limited:
+            return {}
+        found: dict[UsageKey, Used] = {}
+        for window in usage_windows(limited, event, self._tz):
+            awards, points = self._uow.rules.usage(
+                window.key.rule_id, member_id, window.key.scope, window.start, window.end
+            )
+            found[window.key] = Used(awards, points)
+        return found
+
+    def _budgets_of(self, rules: Iterable[CompiledRule]) -> dict[int, int]:
+        budgeted = [rule.rule_id for rule in rules if rule.spec.budget_points is not None]
+        if not budgeted:
+            return {}
+        if self._budgets is None:
+            # Lock every budgeted rule of the program at once, in id order: locking them
+            # one by one as events need them could deadlock two writes.
+            every = {
+                rule.rule_id
+                for history in self._book.histories
+                for rule in history.versions
+                if rule.spec.budget_points is not None
+            }
+            self._budgets = self._uow.rules.lock_budgets(sorted(every))
+        return {rule_id: self._budgets.get(rule_id, 0) for rule_id in budgeted}

@@ -1,0 +1,159 @@
+"""Set-based lot movements for scheduled jobs: expire lots, release pending lots.
+
+A job moves the points of many lots at once with a fixed number of statements, whatever
+the number of lots: it never loops over rows in Python. The steps, inside the job's one
+transaction:
+
+1. lock the balance rows of the members concerned, in member id order (PostgreSQL; the
+   same order every member write takes, so a job and a member write cannot deadlock);
+2. select the due lots into a temporary table `moving` (after the locks, so what it
+   holds is current under READ COMMITTED);
+3. one ledger transaction per member, then two postings per lot (balanced per lot, so
+   per transaction), then the lots, then the balances, then one outbox row per member;
+4. drop `moving`.
+
+The ledger transactions of one run are found again by their `reason`, which names the
+run: a run is unique per program, job and period (`job_runs`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.engine import Connection
+
+from patron.db.types import UTCDateTime
+from patron.domain.ledger import POINTS
+
+#: How a due lot is found: SQL over `l` (lots) and `m` (members), with `:program_id`.
+DuePredicate = str
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """What a job does to each due lot and balance.
+
+    `lot_update` and `balance_update` are SET clauses; in `balance_update`, `moved` is the
+    member's total. `to_account` is an SQL expression over `mv` (the moving lot) and the
+    bound `:program_id`; `to_lot` says whether the receiving posting stays on the lot."""
+
+    kind: str
+    event_type: str
+    due: DuePredicate
+    amount: str
+    from_suffix: str
+    to_account: str
+    to_lot: bool
+    lot_update: str
+    balance_update: str
+
+
+EXPIRE = "expire"
+
+
+def move(
+    c: Connection,
+    movement: Movement,
+    *,
+    tenant_id: int,
+    program_id: int,
+    reason: str,
+    at: datetime,
+    now: datetime,
+    params: Mapping[str, object],
+) -> dict[str, int]:
+    """Apply `movement` to every due lot of the program; return {members, lots, points}."""
+    bound = {"program_id": program_id, "tenant_id": tenant_id, **params}
+    postgres = c.dialect.name == "postgresql"
+    due_lots = (
+        f"SELECT l.id AS lot_id, l.member_id, {movement.amount} AS amount "
+        f"FROM lots l JOIN members m ON m.id = l.member_id "
+        f"WHERE m.program_id = :program_id AND l.asset = '{POINTS}' AND ({movement.due})"
+    )
+    if postgres:
+        lock = (
+            f"SELECT b.member_id FROM member_balances b WHERE b.asset = '{POINTS}' "
+            f"AND b.member_id IN (SELECT member_id FROM ({due_lots}) d) "
+            "ORDER BY b.member_id FOR UPDATE"
+        )
+        c.execute(sql(lock, bound), bound)
+    c.execute(text("DROP TABLE IF EXISTS moving"))
+    c.execute(
+        text(
+            "CREATE TEMPORARY TABLE moving "
+            "(lot_id BIGINT PRIMARY KEY, member_id BIGINT NOT NULL, amount BIGINT NOT NULL)"
+        )
+    )
+    fill = f"INSERT INTO moving (lot_id, member_id, amount) {due_lots}"
+    c.execute(sql(fill, bound), bound)
+    if postgres:
+        c.execute(text("ANALYZE moving"))
+    totals = c.execute(
+        text("SELECT count(DISTINCT member_id), count(*), coalesce(sum(amount), 0) FROM moving")
+    ).one()
+    if totals[1]:
+        _write(c, movement, bound | {"reason": reason, "at": at, "now": now}, postgres)
+    c.execute(text("DROP TABLE moving"))
+    return {"members": int(totals[0]), "lots": int(totals[1]), "points": int(totals[2])}
+
+
+def sql(statement: str, bound: dict[str, object]) -> TextClause:
+    """`statement` with its datetime parameters typed: SQLite stores timestamps as naive
+    UTC text, and only the column type knows how to write them so they compare right."""
+    clause = text(statement)
+    typed = [
+        bindparam(name, type_=UTCDateTime())
+        for name, value in bound.items()
+        if isinstance(value, datetime) and f":{name}" in statement
+    ]
+    return clause.bindparams(*typed) if typed else clause
+
+
+def _write(c: Connection, movement: Movement, bound: dict[str, object], postgres: bool) -> None:
+    def run(statement: str, params: dict[str, object]) -> None:
+        c.execute(sql(statement, params), params)
+
+    details = "CAST(:details AS JSONB)" if postgres else ":details"
+    run(
+        "INSERT INTO ledger_transactions "
+        "(tenant_id, program_id, member_id, kind, reason, details, occurred_at, created_at) "
+        f"SELECT :tenant_id, :program_id, member_id, :kind, :reason, {details}, :at, :now "
+        "FROM moving GROUP BY member_id HAVING sum(amount) > 0",
+        bound | {"kind": movement.kind, "details": json.dumps({"job": movement.kind})},
+    )
+    to_lot = "mv.lot_id, mv.member_id" if movement.to_lot else "NULL, NULL"
+    joined = (
+        "FROM moving mv JOIN ledger_transactions t ON t.member_id = mv.member_id "
+        "AND t.program_id = :program_id AND t.reason = :reason WHERE mv.amount > 0"
+    )
+    run(
+        "INSERT INTO ledger_entries "
+        "(transaction_id, tenant_id, account, asset, amount, lot_id, member_id) "
+        f"SELECT t.id, :tenant_id, 'member:' || mv.member_id || '{movement.from_suffix}', "
+        f"'{POINTS}', -mv.amount, mv.lot_id, mv.member_id {joined} "
+        f"UNION ALL SELECT t.id, :tenant_id, {movement.to_account}, '{POINTS}', mv.amount, "
+        f"{to_lot} {joined}",
+        bound,
+    )
+    run(f"UPDATE lots SET {movement.lot_update} WHERE id IN (SELECT lot_id FROM moving)", bound)
+    moved = "(SELECT sum(mv.amount) FROM moving mv WHERE mv.member_id = member_balances.member_id)"
+    run(
+        f"UPDATE member_balances SET {movement.balance_update.replace('moved', moved)} "
+        f"WHERE asset = '{POINTS}' AND member_id IN (SELECT member_id FROM moving)",
+        bound,
+    )
+    builder = "jsonb_build_object" if postgres else "json_object"
+    run(
+        "INSERT INTO outbox (tenant_id, program_id, type, payload, created_at) "
+        f"SELECT :tenant_id, :program_id, :event_type, {builder}('customer_id', m.external_id, "
+        "'points', s.points, 'transaction_id', t.id), :now FROM "
+        "(SELECT member_id, sum(amount) AS points FROM moving GROUP BY member_id "
+        "HAVING sum(amount) > 0) s JOIN members m ON m.id = s.member_id "
+        "JOIN ledger_transactions t ON t.member_id = s.member_id "
+        "AND t.program_id = :program_id AND t.reason = :reason",
+        bound | {"event_type": movement.event_type},
+    )
