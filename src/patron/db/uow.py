@@ -25,6 +25,7 @@ from patron.db.repositories.programs import ProgramRepository
 from patron.db.repositories.rewards import RewardRepository
 from patron.db.repositories.rules import RuleRepository
 from patron.db.repositories.tenants import TenantRepository
+from patron.db.repositories.tiers import TierRepository
 
 
 class UnitOfWork:
@@ -51,6 +52,7 @@ class UnitOfWork:
         self.orders = OrderRepository(connection)
         self.rewards = RewardRepository(connection)
         self.rules = RuleRepository(connection)
+        self.tiers = TierRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.outbox = OutboxRepository(connection)
         return self

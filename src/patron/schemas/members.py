@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator
 
 from patron.schemas.common import ExternalId, Strict
 
@@ -82,6 +82,30 @@ class LedgerTransactionView(BaseModel):
     created_at: datetime
 
 
+class TierView(BaseModel):
+    """Where the member stands on the program's tier ladder."""
+
+    current: str
+    name: str
+    multiplier: str
+    perks: list[str]
+    metric: str = Field(description="spend (minor units), points or orders")
+    metric_value: int = Field(description="The metric in the current qualification window")
+    next: str | None
+    missing_for_next: int | None = Field(description="What is missing to reach `next`")
+    needed_to_keep: int = Field(description="What is still needed to keep `current`")
+    ends_at: datetime | None = Field(description="When the status is next re-evaluated")
+    manual_until: datetime | None = Field(description="Set by an admin until then")
+
+
+class TierAssignIn(Strict):
+    """An admin's tier assignment: held until `until` whatever the metric says."""
+
+    tier: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    until: AwareDatetime
+
+
 class MemberView(BaseModel):
     external_id: str
     email: str | None
@@ -96,7 +120,5 @@ class MemberView(BaseModel):
     enrolled_at: datetime
     updated_at: datetime
     balance: BalanceView
-    tier: str | None = Field(
-        None, description="Tier placeholder; tiers come with program mechanics"
-    )
+    tier: TierView | None = Field(None, description="Tier and progress (programs with tiers)")
     recent_ledger: list[LedgerTransactionView] = []

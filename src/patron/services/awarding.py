@@ -6,6 +6,7 @@ they give, in the caller's unit of work. Used by action events and by enrolment 
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from patron.db.uow import UnitOfWork
@@ -13,6 +14,7 @@ from patron.domain.ledger import TxKind, brand_issued
 from patron.domain.member import MemberStatus
 from patron.domain.program import Program
 from patron.domain.rules import EventFacts, Trigger
+from patron.services import tiers
 from patron.services.earning import Earning, MemberTraits
 from patron.services.member_ledger import Credit, MemberLedger, Refs
 
@@ -37,7 +39,13 @@ def award_action(
         return 0, None, {"points": 0, "reason": "member blocked", "rules": []}
     ledger = MemberLedger(uow, program, member.id, now)  # locks the balance: limits hold
     earning = Earning(uow, program)
-    evaluation = earning.evaluate(member.id, facts, MemberTraits(tags=tuple(member.tags)).facts())
+    level = tiers.traits(uow, program, [member.id]).get(member.id)
+    traits = MemberTraits(
+        tags=tuple(member.tags),
+        tier=level.code if level else None,
+        tier_multiplier=level.multiplier if level else Fraction(1),
+    )
+    evaluation = earning.evaluate(member.id, facts, traits.facts())
     explanation: dict[str, Any] = {"points": evaluation.points, "rules": evaluation.explanation}
     if evaluation.points == 0:
         return 0, None, explanation
@@ -55,6 +63,7 @@ def award_action(
     )
     ledger.save()
     earning.record(member.id, event_id, facts.occurred_at, evaluation)
+    tiers.on_activity(uow, program, [member.id], now)
     uow.outbox.add(
         tenant_id=program.tenant_id,
         program_id=program.id,

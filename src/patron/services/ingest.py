@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from patron.db.uow import UnitOfWork
@@ -29,6 +30,7 @@ from patron.domain.rules import Evaluation, EventFacts, LineFacts, OrderFacts, T
 from patron.schemas.common import Money
 from patron.schemas.members import MemberProfile
 from patron.schemas.orders import OrderPaidIn, OrderResult
+from patron.services import tiers
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.earning import Earning, MemberTraits
@@ -327,8 +329,8 @@ def _award(
     active = [item for item in items if item.active]
     balances = _locked_balances(uow, program, active, now)
     rules = Earning(uow, program)
-    if rules.has_rules:
-        _apply_rules(uow, rules, active)
+    if rules.has_rules or program.tiers is not None:
+        _apply_rules(uow, program, rules, active)
     earning = [item for item in active if item.points > 0]
     credits = {item.index: _credit(program, caller, item) for item in earning}
     one_by_one = [item for item in earning if balances[item.member_id].debt > 0]
@@ -359,11 +361,15 @@ def _award(
     for item in active:
         if item.evaluation is not None and item.evaluation.awards:
             rules.record(item.member_id, item.event_id, item.order.occurred_at, item.evaluation)
+    tiers.on_activity(uow, program, [item.member_id for item in active], now)
 
 
-def _apply_rules(uow: UnitOfWork, rules: Earning, items: list[_Item]) -> None:
-    """Evaluate the earning rules for each order (balances are locked: limits hold)."""
-    first_orders = uow.orders.first_order_ids(sorted({item.member_id for item in items}))
+def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[_Item]) -> None:
+    """Evaluate the earning rules and tier multiplier for each order (balances are locked:
+    limits hold)."""
+    member_ids = sorted({item.member_id for item in items})
+    first_orders = uow.orders.first_order_ids(member_ids)
+    levels = tiers.traits(uow, program, member_ids)
     brands: dict[int, str] = {}
     for item in items:
         if item.brand_id not in brands:
@@ -377,7 +383,13 @@ def _apply_rules(uow: UnitOfWork, rules: Earning, items: list[_Item]) -> None:
             payload=item.order.model_dump(mode="json"),
             order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
         )
-        evaluation = rules.evaluate(item.member_id, event, MemberTraits(tags=item.tags).facts())
+        level = levels.get(item.member_id)
+        traits = MemberTraits(
+            tags=item.tags,
+            tier=level.code if level else None,
+            tier_multiplier=level.multiplier if level else Fraction(1),
+        )
+        evaluation = rules.evaluate(item.member_id, event, traits.facts())
         item.evaluation = evaluation
         item.points = evaluation.points
 

@@ -20,6 +20,7 @@ from patron.schemas.members import (
     MemberView,
     UpdateMember,
 )
+from patron.services import tiers
 from patron.services.awarding import award_signup
 from patron.services.member_ledger import balance_of
 
@@ -121,6 +122,7 @@ def member_view(
             debt=balance.debt,
             lifetime_earned=balance.lifetime_earned,
         ),
+        tier=tiers.view(uow, program, member, now),
         recent_ledger=ledger_page(uow, member.id, before_id=None, limit=recent),
     )
 

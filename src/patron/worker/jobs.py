@@ -23,6 +23,7 @@ from patron.db.uow import UnitOfWork
 from patron.domain.calendar import Period, period_key
 from patron.domain.errors import NotFound
 from patron.domain.program import Program
+from patron.services import tiers
 from patron.worker import lots
 
 JobStep = Callable[[UnitOfWork, Program, datetime, str], dict[str, Any]]
@@ -47,6 +48,7 @@ JOBS: dict[str, Job] = {
         Job("release", None, lots.release_pending, "pending points whose window ended"),
         Job("expire", Period.DAY, lots.expire_points, "points past their expiry"),
         Job("remind", Period.DAY, lots.remind_expiring, "points.expiring reminders"),
+        Job("tiers", Period.DAY, tiers.evaluate_due, "tier retention and downgrade"),
     )
 }
 

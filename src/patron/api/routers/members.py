@@ -13,9 +13,16 @@ from patron.db.uow import UnitOfWork
 from patron.domain.program import Program
 from patron.schemas.common import Page
 from patron.schemas.ledger import AdjustmentIn
-from patron.schemas.members import EnrollMember, LedgerTransactionView, MemberView, UpdateMember
+from patron.schemas.members import (
+    EnrollMember,
+    LedgerTransactionView,
+    MemberView,
+    TierAssignIn,
+    UpdateMember,
+)
 from patron.schemas.rewards import RedeemIn, RedemptionView
-from patron.services import adjustments, members, redemptions
+from patron.services import adjustments, members, redemptions, tiers
+from patron.services.context import Scope
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
@@ -122,3 +129,17 @@ def member_redemptions(customer_id: CustomerId, ctx: Ctx) -> list[RedemptionView
         return [redemptions.redemption_view(uow, row, ctx.now) for row in rows]
 
     return ctx.read(query)
+
+
+@router.post(
+    "/{customer_id}/tier",
+    response_model=MemberView,
+    summary="Assign a tier by hand, with a reason and an end date",
+)
+def assign_tier(customer_id: CustomerId, spec: TierAssignIn, ctx: Ctx) -> JSONResponse:
+    def step(uow: UnitOfWork, prog: Program) -> MemberView:
+        member = members.require_member(uow, prog, customer_id)
+        tiers.assign(uow, prog, member.id, spec, ctx.now)
+        return members.member_view(uow, prog, customer_id, ctx.now)
+
+    return ctx.write(step, body=spec, status=200, scope=Scope.ADMIN)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from patron.domain.calendar import Period
 from patron.domain.errors import InvalidInput
@@ -62,17 +62,17 @@ def _half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-_DIVIDERS: dict[Rounding, Divider] = {
-    Rounding.FLOOR: _floor,
-    Rounding.CEIL: _ceil,
-    Rounding.HALF_UP: _half_up,
-}
-
-
 def divider(rounding: Rounding) -> Divider:
     """`rounding.divide` specialised for one mode, without its per-call checks: awards are
     computed for every event, and their operands are known to be valid."""
-    return _DIVIDERS[Rounding(rounding)]
+    # Identity first: hashing or calling an enum runs Python code, this runs per event.
+    if rounding is Rounding.FLOOR:
+        return _floor
+    if rounding is Rounding.HALF_UP:
+        return _half_up
+    if rounding is Rounding.CEIL:
+        return _ceil
+    return divider(Rounding(rounding))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,11 @@ class CompiledRule:
     award: AwardFunction
     limits: tuple[CompiledLimit, ...]
     budget_points: int | None
+    #: The explanation entry of the rule when it does not match, and when it applies;
+    #: `evaluate` copies them (never mutates them), a dict copy being cheaper than a
+    #: dict display of eight keys for every rule of every event.
+    unmatched_entry: dict[str, Any]
+    applied_entry: dict[str, Any]
 
 
 def compile_rule(rule_id: int, version: int, spec: RuleSpec) -> CompiledRule:
@@ -156,7 +161,21 @@ def compile_rule(rule_id: int, version: int, spec: RuleSpec) -> CompiledRule:
         award=award,
         limits=limits,
         budget_points=spec.budget_points,
+        unmatched_entry=_entry(rule_id, version, spec.code, matched=False),
+        applied_entry=_entry(rule_id, version, spec.code, matched=True),
     )
+
+
+def _entry(rule_id: int, version: int, code: str, *, matched: bool) -> dict[str, Any]:
+    return {
+        "rule": code,
+        "rule_id": rule_id,
+        "version": version,
+        "matched": matched,
+        "applied": matched,
+        "points": 0,
+        "store_credit": 0,
+    }
 
 
 _E = TypeVar("_E", bound=StrEnum)

@@ -1,0 +1,258 @@
+"""Tiers: upgrade as soon as a threshold is reached, retention and downgrade at the end
+of the status period (the `tiers` job), manual assignment, and progress for the member API.
+
+Windows and periods are computed as of the processing instant `now`, in the program's
+time zone. Every change writes a `tier.changed` outbox event. Callers hold the member's
+balance row locked, which serialises every write of one member's tier.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from patron.db.uow import UnitOfWork
+from patron.domain.errors import InvalidInput
+from patron.domain.ledger import TxKind, program_account
+from patron.domain.program import Program
+from patron.domain.tiers import (
+    TierLadder,
+    TierLevel,
+    WindowKind,
+    evaluate_period_end,
+    grace_ends_at,
+    kept_until,
+    progress,
+    qualification_window,
+    reached,
+    status_ends_at,
+    upgrade,
+)
+from patron.schemas.members import TierAssignIn, TierView
+from patron.services.member_ledger import Credit, MemberLedger, Refs
+
+#: A moment before a period's end: the period an end instant closes is the one containing it.
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+def traits(uow: UnitOfWork, program: Program, member_ids: list[int]) -> dict[int, TierLevel]:
+    """Each member's current level (members without a status have none)."""
+    ladder = program.tiers
+    if ladder is None:
+        return {}
+    rows = uow.tiers.of_members(member_ids)
+    return {member_id: ladder.level(row.tier) for member_id, row in rows.items()}
+
+
+def on_activity(uow: UnitOfWork, program: Program, member_ids: list[int], now: datetime) -> None:
+    """Upgrade the members whose metric has reached a higher level (never downgrades)."""
+    ladder = program.tiers
+    if ladder is None or not member_ids:
+        return
+    ids = sorted(set(member_ids))
+    current = uow.tiers.of_members(ids)
+    enrolled = uow.tiers.enrolled_at(ids)
+    values = _metrics(uow, program, ladder, {m: (now, enrolled[m]) for m in ids})
+    for member_id in ids:
+        row = current.get(member_id)
+        level = upgrade(ladder, row.tier if row else None, values.get(member_id, 0))
+        if level is not None:
+            ends_at = status_ends_at(ladder, now, enrolled[member_id], program.zone)
+            _change(uow, program, member_id, row.tier if row else None, level, now, "upgrade")
+            uow.tiers.save(
+                program,
+                member_id,
+                tier=level.code,
+                reached_at=now,
+                ends_at=ends_at,
+                manual_until=None,
+                reason="threshold reached",
+                updated_at=now,
+            )
+            _entry_reward(uow, program, ladder, member_id, level, now, enrolled[member_id])
+
+
+def evaluate_due(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
+    """The `tiers` job: decide retention or downgrade for every status whose period (and
+    grace) ended by `at`; daily for rolling windows. One metric query per distinct window."""
+    ladder = program.tiers
+    counts = {"evaluated": 0, "kept": 0, "downgraded": 0}
+    if ladder is None or ladder.window is WindowKind.LIFETIME:
+        return counts
+    due = [
+        row
+        for row in uow.tiers.due(program.id, at)
+        if row.ends_at is None or grace_ends_at(ladder, row.ends_at, program.zone) <= at
+    ]
+    enrolled = uow.tiers.enrolled_at([row.member_id for row in due])
+    ended = {
+        row.member_id: (
+            (row.ends_at - _JUST_BEFORE) if row.ends_at else at,
+            enrolled[row.member_id],
+        )
+        for row in due
+    }
+    values = _metrics(uow, program, ladder, ended)
+    for row in due:
+        level = evaluate_period_end(ladder, row.tier, values.get(row.member_id, 0))
+        ends_at = (
+            kept_until(ladder, row.ends_at, enrolled[row.member_id], program.zone)
+            if row.ends_at
+            else None
+        )
+        changed = level.code != row.tier
+        if changed:
+            _change(uow, program, row.member_id, row.tier, level, at, "downgrade")
+        elif ends_at == row.ends_at and row.manual_until is None:
+            counts["evaluated"] += 1  # a rolling status kept: nothing to write
+            counts["kept"] += 1
+            continue
+        uow.tiers.save(
+            program,
+            row.member_id,
+            tier=level.code,
+            ends_at=ends_at,
+            manual_until=None,
+            reason="retention not met" if changed else "retained",
+            updated_at=at,
+            **({"reached_at": at} if changed else {}),
+        )
+        counts["evaluated"] += 1
+        counts["downgraded" if changed else "kept"] += 1
+    return counts
+
+
+def assign(
+    uow: UnitOfWork, program: Program, member_id: int, spec: TierAssignIn, now: datetime
+) -> None:
+    """An admin sets the member's tier until `spec.until`, with a reason."""
+    ladder = _ladder(program)
+    level = ladder.level(spec.tier) if spec.tier in _codes(ladder) else None
+    if level is None:
+        raise InvalidInput(f"no tier {spec.tier!r} in the program", field="tier")
+    if spec.until <= now:
+        raise InvalidInput("until must be in the future", field="until")
+    MemberLedger(uow, program, member_id, now)  # locks the member's balance row
+    row = uow.tiers.of_members([member_id]).get(member_id)
+    uow.tiers.save(
+        program,
+        member_id,
+        tier=level.code,
+        reached_at=now,
+        ends_at=spec.until,
+        manual_until=spec.until,
+        reason=spec.reason,
+        updated_at=now,
+    )
+    _change(uow, program, member_id, row.tier if row else None, level, now, "manual")
+
+
+def view(uow: UnitOfWork, program: Program, member: Any, now: datetime) -> TierView | None:
+    """The member's tier and progress, or None when the program has no tiers."""
+    ladder = program.tiers
+    if ladder is None:
+        return None
+    row = uow.tiers.of_members([member.id]).get(member.id)
+    value = _metrics(uow, program, ladder, {member.id: (now, member.enrolled_at)}).get(member.id, 0)
+    level = ladder.level(row.tier) if row else reached(ladder, value) or ladder.lowest
+    status = progress(ladder, level.code, value, value)
+    return TierView(
+        current=level.code,
+        name=level.name,
+        multiplier=str(level.multiplier),
+        perks=list(level.perks),
+        metric=status.metric,
+        metric_value=value,
+        next=status.next,
+        missing_for_next=status.missing_for_next,
+        needed_to_keep=status.needed_to_keep,
+        ends_at=row.ends_at if row else None,
+        manual_until=row.manual_until if row else None,
+    )
+
+
+def _metrics(
+    uow: UnitOfWork,
+    program: Program,
+    ladder: TierLadder,
+    instants: dict[int, tuple[datetime, datetime]],
+) -> dict[int, int]:
+    """Each member's metric over the window containing its (instant, enrolled_at)."""
+    by_window: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
+    for member_id, (instant, enrolled_at) in instants.items():
+        window = qualification_window(ladder, instant, enrolled_at, program.zone)
+        by_window[window].append(member_id)
+    values: dict[int, int] = {}
+    for (start, end), ids in by_window.items():
+        values |= uow.tiers.metrics(program, ladder.metric, ids, start, end)
+    return values
+
+
+def _entry_reward(
+    uow: UnitOfWork,
+    program: Program,
+    ladder: TierLadder,
+    member_id: int,
+    level: TierLevel,
+    now: datetime,
+    enrolled_at: datetime,
+) -> None:
+    """Grant the level's entry reward once per level and qualification period."""
+    if level.entry_reward_points <= 0:
+        return
+    start, _ = qualification_window(ladder, now, enrolled_at, program.zone)
+    period = "lifetime" if ladder.window is WindowKind.LIFETIME else start.date().isoformat()
+    if uow.tiers.entry_reward_granted(member_id, level.code, period):
+        return
+    ledger = MemberLedger(uow, program, member_id, now)
+    credited = ledger.credit(
+        Credit(
+            member_id=member_id,
+            points=level.entry_reward_points,
+            kind=TxKind.ADJUST,
+            source_account=program_account(program.id, "tier_rewards"),
+            occurred_at=now,
+            expires_at=program.lot_expires_at(now),
+            refs=Refs(reason=f"entry reward: {level.name}"),
+            details={"tier": level.code, "period": period},
+        )
+    )
+    ledger.save()
+    uow.tiers.record_entry_reward(
+        program.tenant_id, member_id, level.code, period, credited.transaction_id
+    )
+
+
+def _change(
+    uow: UnitOfWork,
+    program: Program,
+    member_id: int,
+    before: str | None,
+    level: TierLevel,
+    now: datetime,
+    cause: str,
+) -> None:
+    member = uow.members.get_by_id(member_id)
+    uow.outbox.add(
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        type_="tier.changed",
+        payload={
+            "customer_id": member.external_id if member else None,
+            "from": before,
+            "to": level.code,
+            "cause": cause,
+        },
+        now=now,
+    )
+
+
+def _ladder(program: Program) -> TierLadder:
+    if program.tiers is None:
+        raise InvalidInput("the program has no tiers", field="tier")
+    return program.tiers
+
+
+def _codes(ladder: TierLadder) -> set[str]:
+    return {level.code for level in ladder.levels}
