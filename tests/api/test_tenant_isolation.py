@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
 
-from tests.conftest import Tenant, count_rows, make_tenant
 from tests.api.test_auth_keys import REVIEW_RULE
+from tests.conftest import Tenant, count_rows, make_tenant
 from tests.helpers import money, order, refund
 
 PROBLEM_JSON = "application/problem+json"

@@ -202,6 +202,13 @@ def _award(award: AwardIn) -> Award:
 
 def _require_award_fields(award: AwardIn) -> None:
     """Each kind names the fields it needs; a missing one is the caller's mistake."""
+    if award.kind is AwardKind.PERCENT_BACK:
+        # The engine computes it, but the store-credit wallet that would hold it is not
+        # built yet: a rule that silently paid nothing would mislead the merchant.
+        raise InvalidInput(
+            "percent_back awards need the store-credit wallet, which is not available yet",
+            field="award.kind",
+        )
     needed = {
         AwardKind.FIXED_POINTS: ("points",),
         AwardKind.POINTS_PER_AMOUNT: ("points", "per_amount"),
