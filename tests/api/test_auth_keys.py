@@ -57,6 +57,10 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("POST", "/v1/brands"): ("/v1/brands", {"code": "north", "name": "North"}),
     ("PATCH", "/v1/program"): ("/v1/program", {"name": "Renamed"}),
+    ("POST", "/v1/members/{customer_id}/tier"): (
+        "/v1/members/c1/tier",
+        {"tier": "gold", "reason": "vip", "until": "2027-01-01T00:00:00Z"},
+    ),
     ("POST", "/v1/rules"): ("/v1/rules", REVIEW_RULE),
     ("PUT", "/v1/rules/{code}"): (
         "/v1/rules/review",
@@ -82,6 +86,7 @@ ADMIN_ONLY = {
     ("POST", "/v1/programs"),
     ("POST", "/v1/brands"),
     ("PATCH", "/v1/program"),
+    ("POST", "/v1/members/{customer_id}/tier"),
     ("POST", "/v1/rules"),
     ("PUT", "/v1/rules/{code}"),
     ("POST", "/v1/event-types"),

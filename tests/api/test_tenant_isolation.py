@@ -199,6 +199,12 @@ def _redeem(w: World) -> None:
     assert_not_found(w.as_a("POST", "/v1/members/alice/redemptions", body), "reward_id")
 
 
+@probe("POST", "/v1/members/{customer_id}/tier")
+def _assign_tier(w: World) -> None:
+    body = {"tier": "gold", "reason": "vip", "until": "2027-01-01T00:00:00Z"}
+    assert_not_found(w.as_a("POST", "/v1/members/bob/tier", body), "customer_id")
+
+
 @probe("GET", "/v1/members/{customer_id}/redemptions")
 def _member_redemptions(w: World) -> None:
     assert_not_found(w.as_a("GET", "/v1/members/bob/redemptions"), "customer_id")
