@@ -100,7 +100,7 @@ programs = Table(
     # expire / no tiers). Validated by the domain before they are stored.
     Column("expiry", Json, nullable=True),
     Column("tiers", Json, nullable=True),
-    # Bumped by every earning-rule change, so caches of compiled rules know when to reload.
+    # A new random value at every earning-rule change, so caches of compiled rules reload.
     Column("rules_revision", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("tenant_id", "code", name="uq_programs_tenant_code"),

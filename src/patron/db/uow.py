@@ -64,6 +64,10 @@ class UnitOfWork:
         return self._connection
 
     @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
     def dialect(self) -> str:
         return self.connection.dialect.name
 

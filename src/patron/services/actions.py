@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, best_match
 
 from patron.db.uow import UnitOfWork
 from patron.domain.errors import Conflict, InvalidInput, NotFound
@@ -82,9 +82,8 @@ def _event_type(uow: UnitOfWork, program: Program, action: ActionEventIn) -> str
     row = uow.rules.event_type(program.id, action.event_type)
     if row is None:
         raise NotFound(f"no event type {action.event_type!r}", field="event_type")
-    error = jsonschema.Draft202012Validator(row.payload_schema).best_match(
-        jsonschema.Draft202012Validator(row.payload_schema).iter_errors(action.payload)
-    )
+    validator = jsonschema.Draft202012Validator(row.payload_schema)
+    error = best_match(validator.iter_errors(action.payload))
     if error is not None:
         path = ".".join(str(part) for part in error.absolute_path)
         raise InvalidInput(
@@ -105,9 +104,11 @@ def _member(
             f"no member {action.customer_id!r} and the program does not enrol automatically",
             field="customer_id",
         )
-    member_id = add_member(
-        uow, program, action.customer or MemberProfile(), action.customer_id, now
-    )
+    profile = action.customer or MemberProfile()
+    # A signup event that enrols its customer is itself the signup: it is awarded once,
+    # as this event, not also as the enrolment.
+    signup = action.type is not Trigger.SIGNUP
+    member_id = add_member(uow, program, profile, action.customer_id, now, signup=signup)
     return uow.members.get_by_id(member_id), True
 
 

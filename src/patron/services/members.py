@@ -37,10 +37,17 @@ def enroll(
 
 
 def add_member(
-    uow: UnitOfWork, program: Program, profile: MemberProfile, external_id: str, now: datetime
+    uow: UnitOfWork,
+    program: Program,
+    profile: MemberProfile,
+    external_id: str,
+    now: datetime,
+    *,
+    signup: bool = True,
 ) -> int:
     """Insert the member and its `member.enrolled` event without looking first: if it
-    exists, the unique index refuses the insert (a race that `run_write` retries)."""
+    exists, the unique index refuses the insert (a race that `run_write` retries). Fires
+    the `signup` trigger unless `signup` is False (the caller awards it itself)."""
     fields = profile.model_dump(exclude={"external_id"})
     member_id = uow.members.insert(
         tenant_id=program.tenant_id,
@@ -57,7 +64,8 @@ def add_member(
         payload={"customer_id": external_id, "program": program.code},
         now=now,
     )
-    award_signup(uow, program, member_id, tuple(profile.tags), now)
+    if signup:
+        award_signup(uow, program, member_id, tuple(profile.tags), now)
     return member_id
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import bisect
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
+
+from sqlalchemy import Engine
 
 from patron.db.uow import UnitOfWork
 from patron.domain.errors import Conflict, CurrencyMismatch, InvalidInput, NotFound
@@ -49,7 +52,9 @@ def create_rule(
 ) -> RuleView:
     """Save a new rule as its version 1; 409 if the code is taken."""
     if uow.rules.get(program.id, spec.code) is not None:
-        raise Conflict(f"rule {spec.code!r} exists; PUT /v1/rules/{spec.code} revises it")
+        raise Conflict(
+            f"rule {spec.code!r} exists; PUT /v1/rules/{spec.code} revises it", field="code"
+        )
     rule_spec = _checked(program, spec.code, spec)
     rule_id = uow.rules.create(
         tenant_id=caller.tenant_id, program_id=program.id, code=spec.code, now=now
@@ -251,19 +256,24 @@ class Rulebook:
         return not self.histories
 
 
-_CACHE: dict[int, Rulebook] = {}
+#: Compiled rules per database (engine) and program. Revisions are random, not counters,
+#: so a program that reuses an id (a restored or emptied database) never matches a stale
+#: entry.
+_CACHE: weakref.WeakKeyDictionary[Engine, dict[int, Rulebook]] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
 def rulebook(uow: UnitOfWork, program: Program) -> Rulebook:
     """The program's rules, compiled; reloaded only when the program's revision moved."""
     revision = uow.rules.revision(program.id)
-    cached = _CACHE.get(program.id)
+    with _CACHE_LOCK:
+        books = _CACHE.setdefault(uow.engine, {})
+    cached = books.get(program.id)
     if cached is not None and cached.revision == revision:
         return cached
     book = _load(uow, program, revision)
     with _CACHE_LOCK:
-        _CACHE[program.id] = book
+        books[program.id] = book
     return book
 
 

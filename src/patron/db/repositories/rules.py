@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,10 +37,11 @@ class RuleRepository:
         return int(self._c.execute(_REVISION, {"program_id": program_id}).scalar_one())
 
     def bump_revision(self, program_id: int) -> None:
+        """Give the program a new, random rules revision (random, so that caches never
+        confuse it with a revision of an earlier program that had the same id)."""
+        revision = secrets.randbelow(2**31 - 1) + 1
         self._c.execute(
-            update(programs)
-            .where(programs.c.id == program_id)
-            .values(rules_revision=programs.c.rules_revision + 1)
+            update(programs).where(programs.c.id == program_id).values(rules_revision=revision)
         )
 
     def get(self, program_id: int, code: str) -> Row[Any] | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from functools import partial
 from typing import Any, TypeVar
 
 from patron.domain.calendar import Period
@@ -134,7 +135,7 @@ def compile_rule(rule_id: int, version: int, spec: RuleSpec) -> CompiledRule:
     checks = compile_checks(conditions)
     schedule = compile_schedule(spec.schedule)
     if schedule is not None:
-        checks.insert(0, lambda view: check_schedule(schedule, view))
+        checks.insert(0, partial(check_schedule, schedule))
     line_filter = None if conditions.lines is None else compile_line_filter(conditions.lines)
     expression = None
     if conditions.expression is not None:

@@ -25,7 +25,7 @@ One rule, in this order (the first failure is the reason given):
      explanation shows whether they matched.
    * BEST_OF: of the best_of rules not excluded, only the one giving the most points (then
      store credit) applies; ties go to the higher rule in evaluation order. The others:
-     "best_of: rule 'y' gave more".
+     "best_of: rule 'y' gave more" (or "... gave as much and ranks higher").
 
 Points: for `order.paid` the base earning (`order.base_points`) comes first, then the
 member's tier multiplier adds base x (m - 1); then the rules. On the member's chosen day
@@ -33,7 +33,19 @@ member's tier multiplier adds base x (m - 1); then the rules. On the member's ch
 never multiplied. Fractions are rounded with `base_rounding` for the base, tier and chosen
 day, and with each rule's own rounding for its award.
 
+The explanation is a list of JSON-ready dicts: {"rule": "base", "points"}, then {"rule":
+"tier", "tier", "multiplier", "points"} if the tier multiplies, then one entry per
+considered rule {"rule": code, "rule_id", "version", "matched", "applied", "points",
+"store_credit"} plus "reason" when it gives nothing or is capped (and "uncapped_points"
+when capped), then {"rule": "chosen_day", "multiplier", "points"}. Multipliers are exact
+text ("1.5", "4/3").
+
+Usage: `usage_windows` names the counts a caller fetches before evaluating (limits count
+the member's awards in the period containing the event, per scope), `budgeted_rule_ids`
+the budgets; afterwards the caller records each `RuleAward` under its `scopes`.
+
 Nothing here raises for an event: a failing CEL expression is a reason, not an error.
+Pass a `RuleSet` rather than a list to plan once per trigger instead of once per event.
 """
 
 from __future__ import annotations
@@ -328,7 +340,9 @@ def _keep_best(best_of: list[_Offer], offers: list[_Offer]) -> None:
             best = offer
     for offer in best_of:
         if offer is not best:
-            _not_applied(offer[1], f"best_of: rule {best[0].code!r} gave more")
+            tie = (offer[2], offer[3]) == (best[2], best[3])
+            how = "gave as much and ranks higher" if tie else "gave more"
+            _not_applied(offer[1], f"best_of: rule {best[0].code!r} {how}")
             offers.remove(offer)
 
 

@@ -75,8 +75,8 @@ class CompiledExpression:
 def compile_expression(source: str, *, field: str = "conditions.expression") -> CompiledExpression:
     """Compile `source`; InvalidInput naming `field` for a syntax error (with its line and
     column) or a variable other than `event` and `member`."""
-    if not source.strip():
-        raise InvalidInput("the expression is empty", field=field)
+    if not isinstance(source, str) or not source.strip():
+        raise InvalidInput("must be a non-empty CEL expression", field=field)
     try:
         program = cel.compile(source)
     except ValueError as error:
@@ -172,7 +172,13 @@ def run_expression(expression: CompiledExpression, view: EventView) -> str | Non
     """None if the expression holds for the event, else why not (never raises)."""
     context = view.cel_context
     if context is None:
-        context = view.cel_context = cel.Context(_variables(view))
+        if view.cel_error is not None:
+            return view.cel_error
+        try:
+            context = view.cel_context = cel.Context(_variables(view))
+        except Exception as error:  # a payload value CEL has no type for
+            view.cel_error = f"conditions.expression: error: {_error_text(error)}"
+            return view.cel_error
     try:
         result = expression.program.execute(context)
     except Exception as error:  # any failure of a tenant's expression is "no match"

@@ -23,6 +23,8 @@ _ORDER = attrgetter("sort_key")
 #: What selects rules: the trigger, and the custom event type for custom events.
 MatchKey = tuple[Trigger, str | None]
 
+_MAX_PLANS = 256
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -57,10 +59,14 @@ class RuleSet(Sequence[CompiledRule]):
 
     def plan(self, event: EventFacts) -> Plan:
         """The plan for `event`'s trigger (and custom event type)."""
-        key = match_key(event)
+        trigger = event.trigger
+        key = (trigger, event.event_type if trigger is Trigger.CUSTOM else None)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = make_plan(self._rules, key)
+            plan = make_plan(self._rules, key)
+            # Custom event types come from requests: cache a bounded number of them.
+            if len(self._plans) < _MAX_PLANS:
+                self._plans[key] = plan
         return plan
 
 

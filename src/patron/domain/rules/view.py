@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 class EventView:
     """One event, its member and time zone, plus lazily computed derived values."""
 
-    __slots__ = ("_local", "cel_context", "cel_needs", "event", "member", "order", "tz")
+    __slots__ = (
+        "_local",
+        "cel_context",
+        "cel_error",
+        "cel_needs",
+        "event",
+        "member",
+        "order",
+        "tz",
+    )
 
     def __init__(
         self,
@@ -38,6 +47,8 @@ class EventView:
         #: for all of them, when the first one runs.
         self.cel_needs = cel_needs
         self.cel_context: cel.Context | None = None
+        #: Why the context could not be built (then every expression fails with it).
+        self.cel_error: str | None = None
         self._local: datetime | None = None
 
     @property
