@@ -57,6 +57,14 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("POST", "/v1/brands"): ("/v1/brands", {"code": "north", "name": "North"}),
     ("PATCH", "/v1/program"): ("/v1/program", {"name": "Renamed"}),
+    ("POST", "/v1/members/{customer_id}/store-credit/spends"): (
+        "/v1/members/c1/store-credit/spends",
+        {"amount": money(1)},
+    ),
+    ("POST", "/v1/store-credit/spends/{spend_id}/refunds"): (
+        "/v1/store-credit/spends/scs_0000000000000000/refunds",
+        {"amount": money(1)},
+    ),
     ("POST", "/v1/members/{customer_id}/tier"): (
         "/v1/members/c1/tier",
         {"tier": "gold", "reason": "vip", "until": "2027-01-01T00:00:00Z"},
@@ -114,6 +122,7 @@ def sample_url(path: str) -> str:
         "redemption_id": "rdm_0000000000000000",
         "code": "SAVE-0000",
         "key_id": "000000000000",
+        "spend_id": "scs_0000000000000000",
     }
     return re.sub(r"\{(\w+)\}", lambda match: samples[match.group(1)], path)
 

@@ -203,6 +203,7 @@ def test_a_new_rule_is_version_1_and_current(client: TestClient, tenant: Tenant)
                 "multiplier": None,
                 "percent": None,
                 "rounding": "floor",
+                "issue": None,
             },
             "limits": [],
             "budget_points": None,
@@ -415,29 +416,18 @@ def test_multiplier_with_a_line_filter_multiplies_the_matching_share(
     assert result["explanation"]["rules"] == [base(100), applied("triple-shoes", 1, 80)]
 
 
-def test_percent_back_is_refused_until_store_credit_can_be_issued(
-    client: TestClient, tenant: Tenant, engine: Engine
+def test_percent_back_gives_store_credit_beside_the_points(
+    client: TestClient, tenant: Tenant
 ) -> None:
-    # the engine computes percent-back as store credit, but there is no wallet to issue it
-    # to: a rule that would pay nothing is refused when saved, not accepted silently
-    before = count_rows(engine)
-    response = client.post(
-        "/v1/rules",
-        json=rule_body("cashback", {"kind": "percent_back", "percent": "2.5"}),
-        headers=tenant.headers,
-    )
-    problem = assert_problem(response, 422, "invalid-input", "award.kind")
-    assert problem["detail"] == (
-        "percent_back awards need the store-credit wallet, which is not available yet"
-    )
-    assert count_rows(engine) == before
-    # and an order earns the base only
+    # given 2.5% back as store credit
+    create_rule(client, tenant, "cashback", {"kind": "percent_back", "percent": "2.5"})
+    # when a $123.45 order is paid
     result = pay(client, tenant, order("o1", lines=[(1, 12_345)]))
-    assert result["explanation"] == {
-        "eligible_amount": 12_345,
-        "points": 123,
-        "rules": [base(123)],
-    }
+    # then it earns its base points and 308 cents of store credit, explained
+    assert (result["points"], result["store_credit"]) == (123, 308)
+    assert result["explanation"]["store_credit"] == 308
+    assert result["explanation"]["rules"][0] == base(123)
+    assert result["explanation"]["rules"][1]["store_credit"] == 308
 
 
 # --- conditions ----------------------------------------------------------------------------
@@ -894,11 +884,11 @@ BAD_RULES: list[tuple[str, dict[str, Any], int, str, str]] = [
         "award.percent",
     ),
     (
-        "percent_back (no store-credit wallet)",
-        {"award": {"kind": "percent_back", "percent": "2"}},
+        "issue schedule on a points award",
+        {"award": {"kind": "fixed_points", "points": 5, "issue": "quarter"}},
         422,
         "invalid-input",
-        "award.kind",
+        "award.issue",
     ),
     (
         "active_from equal to active_to",

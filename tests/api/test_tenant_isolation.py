@@ -66,6 +66,7 @@ class World:
     code: str
     b_key_id: str
     b_key_secret: str
+    spend_id: str = ""
 
     def as_a(self, method: str, url: str, json: Any = None, **headers: str) -> Response:
         """A request with A's key (plus `headers`)."""
@@ -96,7 +97,12 @@ def world(client: TestClient, engine: Engine) -> World:
     post_b("/v1/programs", {"code": "b-extra", "name": "Bravo extra", "currency": "USD"})
     post_b("/v1/members", {"external_id": "bob", "email": "bob@bravo.example"})
     post_b("/v1/orders", order("b-o1", "bob", lines=[(2, 30_000)]))
+    cashback = {"kind": "percent_back", "percent": "10"}
+    post_b(
+        "/v1/rules", {**REVIEW_RULE, "code": "b-cash", "trigger": "order.paid", "award": cashback}
+    )
     post_b("/v1/orders", order("b-o2", "bob", lines=[(1, 5_000)]))
+    spend = post_b("/v1/members/bob/store-credit/spends", {"amount": money(100)})
     post_b("/v1/refunds", refund("b-r1", "b-o1", lines=[("L0", 1)]))
     reward = post_b("/v1/rewards", {"name": "$1 off", "points_cost": 100, "value": money(100)})
     post_b("/v1/rules", {**REVIEW_RULE, "code": "b-review"})
@@ -112,6 +118,7 @@ def world(client: TestClient, engine: Engine) -> World:
         redemption["code"],
         key["key_id"],
         key["secret"],
+        spend_id=spend["id"],
     )
 
 
@@ -137,6 +144,7 @@ def b_snapshot(world: World) -> dict[str, Any]:
         "rules": get("/v1/rules"),
         "rule": get("/v1/rules/b-review"),
         "event types": get("/v1/event-types"),
+        "spend": get(f"/v1/store-credit/spends/{world.spend_id}"),
         "new key works": world.client.get("/v1/program", headers=b_key).status_code,
     }
 
@@ -203,6 +211,23 @@ def _redeem(w: World) -> None:
 def _assign_tier(w: World) -> None:
     body = {"tier": "gold", "reason": "vip", "until": "2027-01-01T00:00:00Z"}
     assert_not_found(w.as_a("POST", "/v1/members/bob/tier", body), "customer_id")
+
+
+@probe("POST", "/v1/members/{customer_id}/store-credit/spends")
+def _spend_credit(w: World) -> None:
+    body = {"amount": money(1)}
+    assert_not_found(w.as_a("POST", "/v1/members/bob/store-credit/spends", body), "customer_id")
+
+
+@probe("GET", "/v1/store-credit/spends/{spend_id}")
+def _get_spend(w: World) -> None:
+    assert_not_found(w.as_a("GET", f"/v1/store-credit/spends/{w.spend_id}"), "spend_id")
+
+
+@probe("POST", "/v1/store-credit/spends/{spend_id}/refunds")
+def _refund_spend(w: World) -> None:
+    url = f"/v1/store-credit/spends/{w.spend_id}/refunds"
+    assert_not_found(w.as_a("POST", url, {"amount": money(1)}), "spend_id")
 
 
 @probe("GET", "/v1/members/{customer_id}/redemptions")

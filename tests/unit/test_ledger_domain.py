@@ -43,6 +43,8 @@ def test_transaction_kinds_are_stable() -> None:
         "ADJUST": "adjust",
         "DEBT_SETTLE": "debt_settle",
         "EXPIRE": "expire",
+        "SPEND": "spend",
+        "SPEND_REFUND": "spend_refund",
     }
 
 

@@ -260,6 +260,9 @@ orders = Table(
     Column("eligible_amount", BigInteger, nullable=False),
     Column("points_awarded", BigInteger, nullable=False),
     Column("points_reversed", BigInteger, nullable=False),
+    # Store credit (cashback) the order earned and what refunds took back of it.
+    Column("credit_awarded", BigInteger, nullable=False, server_default="0"),
+    Column("credit_reversed", BigInteger, nullable=False, server_default="0"),
     Column("merchandise_refunded", BigInteger, nullable=False),
     Column("shipping_refunded", BigInteger, nullable=False),
     Column("tax_refunded", BigInteger, nullable=False),
@@ -468,4 +471,21 @@ tier_entry_rewards = Table(
     Column("period", String(64), primary_key=True),
     _tenant(),
     Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False),
+)
+
+# Store credit spent at checkout: what each spend took, and how much of it was refunded.
+store_credit_spends = Table(
+    "store_credit_spends",
+    metadata,
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), primary_key=True),
+    _tenant(),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("order_id", String(128), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("refunded", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),
+    Index("ix_store_credit_spends_member", "member_id"),
 )

@@ -24,6 +24,7 @@ from patron.db.repositories.outbox import OutboxRepository
 from patron.db.repositories.programs import ProgramRepository
 from patron.db.repositories.rewards import RewardRepository
 from patron.db.repositories.rules import RuleRepository
+from patron.db.repositories.store_credit import StoreCreditRepository
 from patron.db.repositories.tenants import TenantRepository
 from patron.db.repositories.tiers import TierRepository
 
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.rewards = RewardRepository(connection)
         self.rules = RuleRepository(connection)
         self.tiers = TierRepository(connection)
+        self.store_credit = StoreCreditRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.outbox = OutboxRepository(connection)
         return self

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 POINTS = "points"
+#: Store credit (cashback): money in minor units of the program's currency, a second asset
+#: in the same ledger. Never converted to or from points.
+STORE_CREDIT = "store_credit"
 
 
 class TxKind(StrEnum):
@@ -26,6 +29,8 @@ class TxKind(StrEnum):
     ADJUST = "adjust"
     DEBT_SETTLE = "debt_settle"
     EXPIRE = "expire"
+    SPEND = "spend"
+    SPEND_REFUND = "spend_refund"
 
 
 def member_available(member_id: int) -> str:
@@ -38,6 +43,11 @@ def member_pending(member_id: int) -> str:
 
 def brand_issued(brand_id: int) -> str:
     return f"brand:{brand_id}:issued"
+
+
+def brand_credit_issued(brand_id: int) -> str:
+    """Where a brand's store credit comes from (the brand funds the cashback it gives)."""
+    return f"brand:{brand_id}:credit_issued"
 
 
 def program_account(program_id: int, purpose: str) -> str:

@@ -158,6 +158,15 @@ class RefundOutcome:
     state: RefundState
     points_to_reverse: int
     eligible_refunded: int
+    #: (eligible refunded so far, eligible total): the refunded share of the order, for
+    #: reversing other awards of it (store credit) by the same cumulative floor.
+    refunded_share: tuple[int, int] = (0, 0)
+
+    def reversed_so_far(self, awarded: int) -> int:
+        """How much of `awarded` the refunds so far take back (exactly `awarded` once
+        everything is refunded)."""
+        refunded, total = self.refunded_share
+        return awarded * refunded // total if total else 0
 
 
 def _refunded_line_value(eligible: int, quantity: int, before: int, after: int) -> int:
@@ -221,6 +230,7 @@ def apply_refund(
         state=new_state,
         points_to_reverse=to_reverse,
         eligible_refunded=refunded_after - refunded_before,
+        refunded_share=(refunded_after, total_eligible),
     )
 
 

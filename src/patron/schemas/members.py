@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator
 
 from patron.schemas.common import ExternalId, Strict
+from patron.schemas.store_credit import StoreCreditView
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 Phone = Annotated[str, Field(max_length=32, pattern=r"^\+?[0-9 ()-]{3,32}$")]
@@ -121,4 +122,5 @@ class MemberView(BaseModel):
     updated_at: datetime
     balance: BalanceView
     tier: TierView | None = Field(None, description="Tier and progress (programs with tiers)")
+    store_credit: StoreCreditView | None = None
     recent_ledger: list[LedgerTransactionView] = []

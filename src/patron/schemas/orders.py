@@ -99,6 +99,7 @@ class OrderResult(BaseModel):
     pending_until: str | None
     transaction_id: int | None
     explanation: dict[str, object]
+    store_credit: int = Field(0, description="Store credit earned (minor units)")
 
 
 class RefundResult(BaseModel):
@@ -112,6 +113,7 @@ class RefundResult(BaseModel):
     points_reversed: int
     points_forgiven: int
     debt_created: int
+    store_credit_reversed: int = 0
     transaction_id: int | None
 
 

@@ -57,6 +57,12 @@ class ConditionsIn(Strict):
     expression: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
 
 
+class CreditSchedule(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
 class AwardIn(Strict):
     """What a matching event earns.
 
@@ -72,6 +78,10 @@ class AwardIn(Strict):
     multiplier: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = None
     percent: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = None
     rounding: Rounding = Rounding.FLOOR
+    #: percent_back only: when the store credit is issued — after the order's return
+    #: window (None), or accumulated and issued at the end of the local `month`,
+    #: `quarter` or `year` (and never before the return window ends).
+    issue: CreditSchedule | None = None
 
 
 class LimitIn(Strict):

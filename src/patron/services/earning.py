@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from patron.db.uow import UnitOfWork
-from patron.domain.calendar import zone
+from patron.domain.calendar import Period, zone
 from patron.domain.program import Program
 from patron.domain.rules import (
     CompiledRule,
@@ -70,6 +70,11 @@ class Earning:
     @property
     def has_rules(self) -> bool:
         return not self._book.empty
+
+    def credit_schedule(self, rule_id: int, version: int) -> Period | None:
+        """When a percent-back rule version's store credit is issued (None: after the
+        return window)."""
+        return self._book.credit_schedule(rule_id, version)
 
     def rules_at(self, instant: datetime) -> list[CompiledRule]:
         return self._book.in_force(instant)

@@ -30,7 +30,7 @@ from patron.domain.rules import Evaluation, EventFacts, LineFacts, OrderFacts, T
 from patron.schemas.common import Money
 from patron.schemas.members import MemberProfile
 from patron.schemas.orders import OrderPaidIn, OrderResult
-from patron.services import tiers
+from patron.services import store_credit, tiers
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.earning import Earning, MemberTraits
@@ -361,7 +361,37 @@ def _award(
     for item in active:
         if item.evaluation is not None and item.evaluation.awards:
             rules.record(item.member_id, item.event_id, item.order.occurred_at, item.evaluation)
+    _issue_store_credit(uow, caller, program, rules, active, now)
     tiers.on_activity(uow, program, [item.member_id for item in active], now)
+
+
+def _issue_store_credit(
+    uow: UnitOfWork,
+    caller: Caller,
+    program: Program,
+    rules: Earning,
+    items: list[_Item],
+    now: datetime,
+) -> None:
+    """Credit the store credit of percent-back rules (members in id order: the same lock
+    order as their points balances, locked before)."""
+    earning = [item for item in items if item.evaluation and item.evaluation.store_credit > 0]
+    awarded: dict[int, int] = {}
+    for item in sorted(earning, key=lambda item: (item.member_id, item.index)):
+        assert item.evaluation is not None
+        awarded[item.order_pk] = store_credit.issue_for_order(
+            uow,
+            program,
+            item.evaluation,
+            rules.credit_schedule,
+            member_id=item.member_id,
+            brand_id=item.brand_id,
+            refs=Refs(event_id=item.event_id, order_id=item.order_pk, api_key_id=caller.api_key_id),
+            order_id=item.order.order_id,
+            occurred_at=item.order.occurred_at,
+            now=now,
+        )
+    uow.orders.set_credit_awarded(awarded)
 
 
 def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[_Item]) -> None:
@@ -510,6 +540,7 @@ def _result(program: Program, item: _Item, credited: Any) -> OrderResult:
         pending_until=pending_until.isoformat() if status == "pending" and pending_until else None,
         transaction_id=credited.transaction_id if credited is not None else None,
         explanation=_explain(program, item),
+        store_credit=item.evaluation.store_credit if item.evaluation else 0,
     )
 
 

@@ -173,7 +173,11 @@ class MemberLedger:
         self.member_id = member_id
         self._now = now
         self._asset = asset
+        if asset != POINTS:  # points balances exist from enrolment; others on first use
+            uow.members.ensure_balance(program.tenant_id, member_id, asset)
         self.balance = uow.members.balance(member_id, asset, lock=True)
+        #: (transaction id, points, lots) of the release done on opening, if any.
+        self.released: tuple[int, int, int] | None = None
         self._release_matured()
 
     # -- movements ---------------------------------------------------------------------
@@ -309,6 +313,7 @@ class MemberLedger:
         if released == 0:  # only fully reversed lots: nothing moves, no transaction
             return
         tx_id = self._transaction(TxKind.RELEASE, self._now, Refs(), {"lots": len(matured)})
+        self.released = (tx_id, released, len(matured))
         postings: list[Posting] = []
         for lot in matured:
             postings.append(

@@ -20,7 +20,7 @@ from patron.schemas.members import (
     MemberView,
     UpdateMember,
 )
-from patron.services import tiers
+from patron.services import store_credit, tiers
 from patron.services.awarding import award_signup
 from patron.services.member_ledger import balance_of
 
@@ -131,6 +131,7 @@ def member_view(
             lifetime_earned=balance.lifetime_earned,
         ),
         tier=tiers.view(uow, program, member, now),
+        store_credit=store_credit.view(uow, program, member.id, now),
         recent_ledger=ledger_page(uow, member.id, before_id=None, limit=recent),
     )
 

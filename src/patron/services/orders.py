@@ -11,7 +11,7 @@ from typing import Any
 from patron.db.uow import UnitOfWork
 from patron.domain.errors import NotFound
 from patron.domain.ledger import brand_issued
-from patron.domain.orders import RefundRequest, apply_refund
+from patron.domain.orders import RefundOutcome, RefundRequest, apply_refund
 from patron.domain.program import Program, RefundPolicy
 from patron.schemas.orders import (
     OrderLineView,
@@ -21,6 +21,7 @@ from patron.schemas.orders import (
     OrderView,
     RefundResult,
 )
+from patron.services import store_credit
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.ingest import amount_of, check_currencies, record_orders_paid
@@ -151,6 +152,17 @@ def record_order_refunded(
             },
             now=now,
         )
+    credit_reversed = _reverse_store_credit(
+        uow,
+        program,
+        order,
+        outcome,
+        brand_id=brand_id,
+        event_id=event_id,
+        caller=caller,
+        refund=refund,
+        now=now,
+    )
     result = RefundResult(
         event_id=event_id,
         refund_id=refund.refund_id,
@@ -161,11 +173,43 @@ def record_order_refunded(
         points_forgiven=forgiven,
         debt_created=debt,
         transaction_id=transaction_id,
+        store_credit_reversed=credit_reversed,
     )
     uow.events.set_result(
         event_id, member_id=order.member_id, result=result.model_dump(mode="json")
     )
     return result
+
+
+def _reverse_store_credit(
+    uow: UnitOfWork,
+    program: Program,
+    order: Any,
+    outcome: RefundOutcome,
+    *,
+    brand_id: int,
+    event_id: int,
+    caller: Caller,
+    refund: OrderRefundedIn,
+    now: datetime,
+) -> int:
+    """Take back the refunded share of the order's store credit (cumulative floor, like
+    points: refunding everything takes back exactly what was earned)."""
+    target = outcome.reversed_so_far(order.credit_awarded)
+    to_reverse = target - order.credit_reversed
+    if to_reverse <= 0:
+        return 0
+    uow.orders.set_credit_reversed(order.id, target)
+    return store_credit.reverse_for_refund(
+        uow,
+        program,
+        order,
+        to_reverse,
+        brand_id=brand_id,
+        refs=Refs(event_id=event_id, order_id=order.id, api_key_id=caller.api_key_id),
+        details={"order_id": refund.order_id, "refund_id": refund.refund_id},
+        now=now,
+    )
 
 
 def order_view(

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from patron.db.uow import UnitOfWork
+from patron.domain.calendar import Period
 from patron.domain.errors import Conflict, CurrencyMismatch, InvalidInput, NotFound
 from patron.domain.program import Program
 from patron.domain.rules import (
@@ -207,13 +208,8 @@ def _award(award: AwardIn) -> Award:
 
 def _require_award_fields(award: AwardIn) -> None:
     """Each kind names the fields it needs; a missing one is the caller's mistake."""
-    if award.kind is AwardKind.PERCENT_BACK:
-        # The engine computes it, but the store-credit wallet that would hold it is not
-        # built yet: a rule that silently paid nothing would mislead the merchant.
-        raise InvalidInput(
-            "percent_back awards need the store-credit wallet, which is not available yet",
-            field="award.kind",
-        )
+    if award.issue is not None and award.kind is not AwardKind.PERCENT_BACK:
+        raise InvalidInput("only percent_back awards have an issue schedule", field="award.issue")
     needed = {
         AwardKind.FIXED_POINTS: ("points",),
         AwardKind.POINTS_PER_AMOUNT: ("points", "per_amount"),
@@ -232,6 +228,8 @@ class _RuleHistory:
 
     starts: tuple[datetime, ...]
     versions: tuple[CompiledRule, ...]
+    #: Per version: when its store credit is issued (None: after the return window).
+    issues: tuple[Period | None, ...]
 
     def at(self, instant: datetime) -> CompiledRule | None:
         index = bisect.bisect_right(self.starts, instant) - 1
@@ -254,6 +252,14 @@ class Rulebook:
     @property
     def empty(self) -> bool:
         return not self.histories
+
+    def credit_schedule(self, rule_id: int, version: int) -> Period | None:
+        """The period a percent-back rule version's store credit is issued at the end of."""
+        for history in self.histories:
+            for rule, issue in zip(history.versions, history.issues, strict=True):
+                if rule.rule_id == rule_id and rule.version == version:
+                    return issue
+        return None
 
 
 #: Compiled rules per database (engine) and program. Revisions are random, not counters,
@@ -292,9 +298,14 @@ def _load(uow: UnitOfWork, program: Program, revision: int) -> Rulebook:
                     compile_rule(rule_id, row.version, to_spec(row.code, _stored(row.spec)))
                     for row in ordered
                 ),
+                issues=tuple(_issue(_stored(row.spec)) for row in ordered),
             )
         )
     return Rulebook(revision, tuple(histories))
+
+
+def _issue(spec: RuleIn) -> Period | None:
+    return Period(spec.award.issue.value) if spec.award.issue else None
 
 
 def _stored(spec: dict[str, Any]) -> RuleIn:

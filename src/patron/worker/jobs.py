@@ -46,6 +46,7 @@ JOBS: dict[str, Job] = {
     job.name: job
     for job in (
         Job("release", None, lots.release_pending, "pending points whose window ended"),
+        Job("credit", None, lots.issue_store_credit, "scheduled store-credit issuance"),
         Job("expire", Period.DAY, lots.expire_points, "points past their expiry"),
         Job("remind", Period.DAY, lots.remind_expiring, "points.expiring reminders"),
         Job("tiers", Period.DAY, tiers.evaluate_due, "tier retention and downgrade"),

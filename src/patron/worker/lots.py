@@ -6,6 +6,7 @@ and run, not a Python loop over lots.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from patron.db.uow import UnitOfWork
 from patron.domain.expiry import ExpiryKind, activity_cutoff
-from patron.domain.ledger import POINTS, TxKind
+from patron.domain.ledger import POINTS, STORE_CREDIT, TxKind
 from patron.domain.program import Program
 from patron.services.member_ledger import MemberLedger
 from patron.worker.movements import Movement, move, sql
@@ -24,12 +25,15 @@ RELEASE = Movement(
     event_type="points.released",
     due="l.state = 'pending' AND l.pending_until <= :at",
     amount="l.remaining",
-    from_suffix=":pending",
-    to_account="'member:' || mv.member_id || ':available'",
+    from_suffix="\\:pending",
+    to_account="'member:' || mv.member_id || '\\:available'",
     to_lot=True,
     lot_update="state = 'available'",
     balance_update="pending = pending - moved, available = available + moved",
 )
+
+#: Store credit issued at the end of its period (or return window).
+RELEASE_CREDIT = replace(RELEASE, event_type="store_credit.issued")
 
 _EXPIRING = "l.state = 'available' AND l.remaining > 0"
 
@@ -39,8 +43,8 @@ EXPIRE_LOTS = Movement(
     event_type="points.expired",
     due=f"{_EXPIRING} AND l.expires_at IS NOT NULL AND l.expires_at <= :at",
     amount="l.remaining",
-    from_suffix=":available",
-    to_account="'program:' || :program_id || ':expired'",
+    from_suffix="\\:available",
+    to_account="'program:' || :program_id || '\\:expired'",
     to_lot=False,
     lot_update="remaining = 0",
     balance_update="available = available - moved",
@@ -53,11 +57,12 @@ EXPIRE_INACTIVE = Movement(
     event_type="points.expired",
     due=(
         f"{_EXPIRING} AND m.enrolled_at < :cutoff AND NOT EXISTS (SELECT 1 FROM lots r "
-        f"WHERE r.member_id = m.id AND r.asset = '{POINTS}' AND r.created_at >= :cutoff)"
+        f"WHERE r.member_id = m.id AND r.asset = '{POINTS}' AND (r.created_at >= :cutoff "
+        "OR (r.state = 'pending' AND r.remaining > 0)))"
     ),
     amount="l.remaining",
-    from_suffix=":available",
-    to_account="'program:' || :program_id || ':expired'",
+    from_suffix="\\:available",
+    to_account="'program:' || :program_id || '\\:expired'",
     to_lot=False,
     lot_update="remaining = 0",
     balance_update="available = available - moved",
@@ -65,34 +70,47 @@ EXPIRE_INACTIVE = Movement(
 
 
 def release_pending(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
-    """Make available the pending points whose return window ended by `at`.
-
-    Members with debt go through their ledger one by one first (their released points pay
-    the debt, which is not set-based); the rest move together."""
-    for member_id in _members_with_debt_and_matured(uow.connection, program, at):
-        MemberLedger(uow, program, member_id, at)  # releases and settles on opening
-    return move(
-        uow.connection,
-        RELEASE,
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        reason=run,
-        at=at,
-        now=at,
-        params={"at": at},
-    )
+    """Make available the pending points whose return window ended by `at`."""
+    return _release(uow, program, at, run, POINTS)
 
 
-def expire_points(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
-    """Expire what the program's policy says has expired by `at`."""
-    policy = program.expiry
-    if policy.kind is ExpiryKind.NEVER:
-        return {"members": 0, "lots": 0, "points": 0}
-    if policy.kind is ExpiryKind.FIXED:
-        movement, params = EXPIRE_LOTS, {"at": at}
-    else:
-        movement, params = EXPIRE_INACTIVE, {"cutoff": activity_cutoff(policy, at, program.zone)}
-    return move(
+def issue_store_credit(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
+    """Issue the store credit whose time came by `at`: a scheduled issuance (monthly,
+    quarterly...) is a pending lot that matures at the end of its period. `points` in the
+    result is the amount issued, in minor units."""
+    return _release(uow, program, at, run, STORE_CREDIT)
+
+
+def _release(
+    uow: UnitOfWork, program: Program, at: datetime, run: str, asset: str
+) -> dict[str, int]:
+    """Members with debt go through their ledger one by one first (their released amount
+    pays the debt, which is not set-based); the rest move together."""
+    one_by_one = {"members": 0, "lots": 0, "points": 0}
+    for member_id in _members_with_debt_and_matured(uow.connection, program, at, asset):
+        ledger = MemberLedger(uow, program, member_id, at, asset)  # releases on opening
+        if ledger.released is None:
+            continue
+        tx_id, amount, lots = ledger.released
+        one_by_one = {
+            "members": one_by_one["members"] + 1,
+            "lots": one_by_one["lots"] + lots,
+            "points": one_by_one["points"] + amount,
+        }
+        member = uow.members.get_by_id(member_id)
+        uow.outbox.add(
+            tenant_id=program.tenant_id,
+            program_id=program.id,
+            type_=_released_event(asset),
+            payload={
+                "customer_id": member.external_id if member else None,
+                "points": amount,
+                "transaction_id": tx_id,
+            },
+            now=at,
+        )
+    movement = RELEASE if asset == POINTS else RELEASE_CREDIT
+    together = move(
         uow.connection,
         movement,
         tenant_id=program.tenant_id,
@@ -100,8 +118,44 @@ def expire_points(uow: UnitOfWork, program: Program, at: datetime, run: str) -> 
         reason=run,
         at=at,
         now=at,
-        params=params,
+        params={"at": at},
+        asset=asset,
     )
+    return {key: together[key] + one_by_one[key] for key in together}
+
+
+def _released_event(asset: str) -> str:
+    return RELEASE.event_type if asset == POINTS else RELEASE_CREDIT.event_type
+
+
+def expire_points(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
+    """Expire what the program's policy says has expired by `at`."""
+    # Lots keep the expiry they were given, whatever the policy is now: dated lots expire
+    # under every policy; an activity policy then expires the inactive members' rest.
+    result = move(
+        uow.connection,
+        EXPIRE_LOTS,
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        reason=run,
+        at=at,
+        now=at,
+        params={"at": at},
+    )
+    policy = program.expiry
+    if policy.kind is not ExpiryKind.ACTIVITY:
+        return result
+    inactive = move(
+        uow.connection,
+        EXPIRE_INACTIVE,
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        reason=f"{run} inactive",
+        at=at,
+        now=at,
+        params={"cutoff": activity_cutoff(policy, at, program.zone)},
+    )
+    return {key: result[key] + inactive[key] for key in result}
 
 
 def remind_expiring(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
@@ -160,12 +214,15 @@ def _remind(c: Connection, program: Program, at: datetime, days: int) -> dict[st
     return {"members": int(members), "lots": int(lots)}
 
 
-def _members_with_debt_and_matured(c: Connection, program: Program, at: datetime) -> list[int]:
-    params: dict[str, object] = {"program_id": program.id, "at": at}
+def _members_with_debt_and_matured(
+    c: Connection, program: Program, at: datetime, asset: str
+) -> list[int]:
+    params: dict[str, object] = {"program_id": program.id, "at": at, "asset": asset}
     statement = (
         "SELECT DISTINCT b.member_id FROM member_balances b JOIN members m "
-        f"ON m.id = b.member_id WHERE m.program_id = :program_id AND b.asset = '{POINTS}' "
+        "ON m.id = b.member_id WHERE m.program_id = :program_id AND b.asset = :asset "
         "AND b.debt > 0 AND EXISTS (SELECT 1 FROM lots l WHERE l.member_id = b.member_id "
-        "AND l.state = 'pending' AND l.pending_until <= :at) ORDER BY b.member_id"
+        "AND l.asset = :asset AND l.state = 'pending' AND l.pending_until <= :at) "
+        "ORDER BY b.member_id"
     )
     return [int(row[0]) for row in c.execute(sql(statement, params), params)]

@@ -65,22 +65,17 @@ def move(
     at: datetime,
     now: datetime,
     params: Mapping[str, object],
+    asset: str = POINTS,
 ) -> dict[str, int]:
-    """Apply `movement` to every due lot of the program; return {members, lots, points}."""
-    bound = {"program_id": program_id, "tenant_id": tenant_id, **params}
+    """Apply `movement` to every due lot of `asset` of the program; return {members, lots,
+    points} (`points` is the amount moved, in the asset's unit)."""
+    bound = {"program_id": program_id, "tenant_id": tenant_id, "asset": asset, **params}
     postgres = c.dialect.name == "postgresql"
     due_lots = (
         f"SELECT l.id AS lot_id, l.member_id, {movement.amount} AS amount "
         f"FROM lots l JOIN members m ON m.id = l.member_id "
-        f"WHERE m.program_id = :program_id AND l.asset = '{POINTS}' AND ({movement.due})"
+        f"WHERE m.program_id = :program_id AND l.asset = :asset AND ({movement.due})"
     )
-    if postgres:
-        lock = (
-            f"SELECT b.member_id FROM member_balances b WHERE b.asset = '{POINTS}' "
-            f"AND b.member_id IN (SELECT member_id FROM ({due_lots}) d) "
-            "ORDER BY b.member_id FOR UPDATE"
-        )
-        c.execute(sql(lock, bound), bound)
     c.execute(text("DROP TABLE IF EXISTS moving"))
     c.execute(
         text(
@@ -91,6 +86,21 @@ def move(
     fill = f"INSERT INTO moving (lot_id, member_id, amount) {due_lots}"
     c.execute(sql(fill, bound), bound)
     if postgres:
+        # Lock the members' balances (member id order, as member writes do), then refresh
+        # `moving` from the lots as they are now: a member write that committed between
+        # the fill and the lock may have spent, released or reversed some of them.
+        lock = (
+            "SELECT b.member_id FROM member_balances b WHERE b.asset = :asset "
+            "AND b.member_id IN (SELECT member_id FROM moving) ORDER BY b.member_id FOR UPDATE"
+        )
+        c.execute(text(lock), bound)
+        still_due = f"SELECT d.lot_id FROM ({due_lots}) d"
+        c.execute(sql(f"DELETE FROM moving WHERE lot_id NOT IN ({still_due})", bound), bound)
+        refresh = (
+            f"UPDATE moving SET amount = (SELECT {movement.amount} FROM lots l "
+            "WHERE l.id = moving.lot_id)"
+        )
+        c.execute(text(refresh))
         c.execute(text("ANALYZE moving"))
     totals = c.execute(
         text("SELECT count(DISTINCT member_id), count(*), coalesce(sum(amount), 0) FROM moving")
@@ -134,8 +144,8 @@ def _write(c: Connection, movement: Movement, bound: dict[str, object], postgres
         "INSERT INTO ledger_entries "
         "(transaction_id, tenant_id, account, asset, amount, lot_id, member_id) "
         f"SELECT t.id, :tenant_id, 'member:' || mv.member_id || '{movement.from_suffix}', "
-        f"'{POINTS}', -mv.amount, mv.lot_id, mv.member_id {joined} "
-        f"UNION ALL SELECT t.id, :tenant_id, {movement.to_account}, '{POINTS}', mv.amount, "
+        f":asset, -mv.amount, mv.lot_id, mv.member_id {joined} "
+        f"UNION ALL SELECT t.id, :tenant_id, {movement.to_account}, :asset, mv.amount, "
         f"{to_lot} {joined}",
         bound,
     )
@@ -143,7 +153,7 @@ def _write(c: Connection, movement: Movement, bound: dict[str, object], postgres
     moved = "(SELECT sum(mv.amount) FROM moving mv WHERE mv.member_id = member_balances.member_id)"
     run(
         f"UPDATE member_balances SET {movement.balance_update.replace('moved', moved)} "
-        f"WHERE asset = '{POINTS}' AND member_id IN (SELECT member_id FROM moving)",
+        f"WHERE asset = :asset AND member_id IN (SELECT member_id FROM moving)",
         bound,
     )
     builder = "jsonb_build_object" if postgres else "json_object"

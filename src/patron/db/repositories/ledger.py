@@ -124,12 +124,16 @@ class LedgerRepository:
     def make_available(self, lot_ids: Sequence[int]) -> None:
         self._c.execute(update(lots).where(lots.c.id.in_(lot_ids)).values(state="available"))
 
-    def order_lot(self, order_id: int) -> Row[Any] | None:
-        """The lot an order's points were earned into, if it earned any."""
+    def order_lot(self, order_id: int, asset: str = "points") -> Row[Any] | None:
+        """The lot an order's points (or store credit) were earned into, if any."""
         query = (
             select(lots)
             .join(ledger_transactions, lots.c.transaction_id == ledger_transactions.c.id)
-            .where(ledger_transactions.c.order_id == order_id, ledger_transactions.c.kind == "earn")
+            .where(
+                ledger_transactions.c.order_id == order_id,
+                ledger_transactions.c.kind == "earn",
+                lots.c.asset == asset,
+            )
         )
         return self._c.execute(query).first()
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from patron.db.insert_or_nothing import insert_or_nothing
 from patron.db.tables import member_balances, members
 from patron.domain.member import Balance
 
@@ -89,6 +90,26 @@ class MemberRepository:
             },
         )
 
+    def ensure_balance(self, tenant_id: int, member_id: int, asset: str) -> None:
+        """Create the member's balance of `asset` if it has none (assets other than points
+        get their row on first use)."""
+        statement = insert_or_nothing(
+            member_balances,
+            ("member_id", "asset", "tenant_id", "available", "pending", "debt", "lifetime_earned"),
+            ("member_id", "asset"),
+            "member_id",
+        )
+        params = {
+            "member_id": member_id,
+            "asset": asset,
+            "tenant_id": tenant_id,
+            "available": 0,
+            "pending": 0,
+            "debt": 0,
+            "lifetime_earned": 0,
+        }
+        self._c.execute(statement, params)
+
     def get(self, program_id: int, external_id: str) -> Row[Any] | None:
         params = {"program_id": program_id, "external_id": external_id}
         return self._c.execute(_BY_EXTERNAL_ID, params).first()
@@ -111,7 +132,9 @@ class MemberRepository:
     def balance(self, member_id: int, asset: str = "points", *, lock: bool = False) -> Balance:
         """The member's balance of `asset`; with `lock`, hold its row until commit."""
         query = _BALANCE_FOR_UPDATE if lock else _BALANCE
-        row = self._c.execute(query, {"member_id": member_id, "asset": asset}).one()
+        row = self._c.execute(query, {"member_id": member_id, "asset": asset}).first()
+        if row is None:  # an asset the member never had
+            return Balance(0, 0, 0, 0)
         return Balance(row.available, row.pending, row.debt, row.lifetime_earned)
 
     def get_many(self, program_id: int, external_ids: list[str]) -> dict[str, Row[Any]]:

@@ -57,6 +57,18 @@ class OrderRepository:
         self._c.execute(_INSERT_LINES, line_rows)
         return ids
 
+    def set_credit_awarded(self, awarded: dict[int, int]) -> None:
+        """Record the store credit each order earned (order id -> amount)."""
+        for order_id, amount in awarded.items():
+            self._c.execute(
+                update(orders).where(orders.c.id == order_id).values(credit_awarded=amount)
+            )
+
+    def set_credit_reversed(self, order_id: int, reversed_: int) -> None:
+        self._c.execute(
+            update(orders).where(orders.c.id == order_id).values(credit_reversed=reversed_)
+        )
+
     def first_order_ids(self, member_ids: list[int]) -> dict[int, int]:
         """Each member's first recorded order (lowest id), for members that have one."""
         query = (

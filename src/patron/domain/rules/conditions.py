@@ -38,7 +38,12 @@ class CompiledLineFilter:
         total = 0
         matched = False
         for line in lines:
-            if line.sku in skus or line.category in categories or not tags.isdisjoint(line.tags):
+            # An empty set is skipped before its lookup: this runs per line, rule and event.
+            if (
+                (skus and line.sku in skus)
+                or (categories and line.category in categories)
+                or (tags and line.tags and not tags.isdisjoint(line.tags))
+            ):
                 total += line.eligible
                 matched = True
         return total if matched else None

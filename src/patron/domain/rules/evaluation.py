@@ -210,97 +210,84 @@ def _assess(
 
     Conditions first (the first failing one is the reason), then the award from the
     eligible amount: the matching lines' if the rule filters lines, else the whole
-    order's (0 for other events); then limits and budget. One function, as it runs for
-    every rule of every event."""
+    order's (0 for other events); then limits and budget. The conditions are inline, not
+    a function, as they run for every rule of every event."""
+    reason = None
     for check in rule.checks:
         reason = check(view)
         if reason is not None:
-            explanation.append(dict(rule.unmatched_entry, reason=reason))
-            return None
+            break
     order = view.order
     amount = 0 if order is None else order.eligible
-    line_filter = rule.line_filter
-    if line_filter is not None:
-        lines = None if order is None else line_filter.amount(order.lines)
+    if reason is None and rule.line_filter is not None:
+        lines = None if order is None else rule.line_filter.amount(order.lines)
         if lines is None:
-            explanation.append(
-                dict(rule.unmatched_entry, reason="conditions.lines: no line matches")
-            )
-            return None
-        amount = lines
+            reason = "conditions.lines: no line matches"
+        else:
+            amount = lines
     minimum = rule.min_subtotal
-    if minimum is not None and amount < minimum:
+    if reason is None and minimum is not None and amount < minimum:
         reason = f"conditions.min_subtotal: eligible {amount} < {minimum}"
+    if reason is None and rule.expression is not None:
+        reason = run_expression(rule.expression, view)
+    if reason is not None:
         explanation.append(dict(rule.unmatched_entry, reason=reason))
         return None
-    if rule.expression is not None:
-        reason = run_expression(rule.expression, view)
-        if reason is not None:
-            explanation.append(dict(rule.unmatched_entry, reason=reason))
-            return None
     points, store_credit = rule.award(view, amount)
     if points <= 0 and store_credit <= 0:
-        explanation.append(
-            dict(
-                rule.unmatched_entry,
-                matched=True,
-                reason=f"award: nothing to give for eligible {amount}",
-            )
-        )
+        _refuse(rule, f"award: nothing to give for eligible {amount}", explanation)
         return None
-    scopes: tuple[UsageKey, ...] = ()
-    capped_by = None
     uncapped = points
-    if rule.limits:
-        keys: list[UsageKey] = []
-        for limit in rule.limits:
-            key = limit.key if limit.per is None else _scoped_key(limit, view.event)
-            if key not in keys:
-                keys.append(key)
-            used = usage.counts.get(key, UNUSED)
-            if limit.max_awards is not None and used.awards >= limit.max_awards:
-                reason = f"{used.awards} of {limit.max_awards} awards"
-                explanation.append(
-                    dict(
-                        rule.unmatched_entry, matched=True, reason=_limit_reason(limit, key, reason)
-                    )
-                )
-                return None
-            if limit.max_points is not None:
-                left = limit.max_points - used.points
-                if left <= 0:
-                    reason = f"{used.points} of {limit.max_points} points"
-                    explanation.append(
-                        dict(
-                            rule.unmatched_entry,
-                            matched=True,
-                            reason=_limit_reason(limit, key, reason),
-                        )
-                    )
-                    return None
-                if points > left:  # the tightest cap names itself
-                    points, capped_by = left, limit.label
-        scopes = tuple(keys)
-    budget = rule.budget_points
-    if budget is not None:
-        spent = usage.budget_used.get(rule.rule_id, 0)
-        if spent >= budget:
-            explanation.append(
-                dict(
-                    rule.unmatched_entry,
-                    matched=True,
-                    reason=f"budget: {spent} of {budget} points used",
-                )
-            )
+    capped_by = None
+    scopes: tuple[UsageKey, ...] = ()
+    if rule.limits or rule.budget_points is not None:
+        reason, points, capped_by, scopes = _within_limits(rule, view.event, usage, points)
+        if reason is not None:
+            _refuse(rule, reason, explanation)
             return None
-        if points > budget - spent:
-            points, capped_by = budget - spent, "budget"
     entry = dict(rule.applied_entry, points=points, store_credit=store_credit)
     if capped_by is not None:
         entry["reason"] = f"capped by {capped_by}"
         entry["uncapped_points"] = uncapped
     explanation.append(entry)
     return rule, entry, points, store_credit, scopes
+
+
+def _refuse(rule: CompiledRule, reason: str, explanation: list[dict[str, Any]]) -> None:
+    """Explain a rule that matched but gives nothing."""
+    explanation.append(dict(rule.unmatched_entry, matched=True, reason=reason))
+
+
+def _within_limits(
+    rule: CompiledRule, event: EventFacts, usage: Usage, points: int
+) -> tuple[str | None, int, str | None, tuple[UsageKey, ...]]:
+    """Apply the rule's limits, then its budget, to `points`: (why nothing is left or None,
+    the points left to give, the label of the tightest cap or None, the usage keys)."""
+    keys: list[UsageKey] = []
+    capped_by = None
+    for limit in rule.limits:
+        key = limit.key if limit.per is None else _scoped_key(limit, event)
+        if key not in keys:
+            keys.append(key)
+        used = usage.counts.get(key, UNUSED)
+        if limit.max_awards is not None and used.awards >= limit.max_awards:
+            reason = _limit_reason(limit, key, f"{used.awards} of {limit.max_awards} awards")
+            return reason, 0, None, ()
+        if limit.max_points is not None:
+            left = limit.max_points - used.points
+            if left <= 0:
+                reason = _limit_reason(limit, key, f"{used.points} of {limit.max_points} points")
+                return reason, 0, None, ()
+            if points > left:  # the tightest cap names itself
+                points, capped_by = left, limit.label
+    budget = rule.budget_points
+    if budget is not None:
+        spent = usage.budget_used.get(rule.rule_id, 0)
+        if spent >= budget:
+            return f"budget: {spent} of {budget} points used", 0, None, ()
+        if points > budget - spent:
+            points, capped_by = budget - spent, "budget"
+    return None, points, capped_by, tuple(keys)
 
 
 def _limit_reason(limit: CompiledLimit, key: UsageKey, used: str) -> str:

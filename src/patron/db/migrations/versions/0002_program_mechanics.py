@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 01:17:51.094991
+Create Date: 2026-11-23 02:02:19.821524
 """
 
 from __future__ import annotations
@@ -213,6 +213,44 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "store_credit_spends",
+        sa.Column(
+            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("public_id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.String(length=128), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("refunded", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", patron.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_store_credit_spends_amount_positive")),
+        sa.CheckConstraint(
+            "refunded >= 0 AND refunded <= amount",
+            name=op.f("ck_store_credit_spends_refunded_within_amount"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_store_credit_spends_member_id_members")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_store_credit_spends_tenant_id_tenants")
+        ),
+        sa.ForeignKeyConstraint(
+            ["transaction_id"],
+            ["ledger_transactions.id"],
+            name=op.f("fk_store_credit_spends_transaction_id_ledger_transactions"),
+        ),
+        sa.PrimaryKeyConstraint("transaction_id", name=op.f("pk_store_credit_spends")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_store_credit_spends_public_id")),
+    )
+    with op.batch_alter_table("store_credit_spends", schema=None) as batch_op:
+        batch_op.create_index("ix_store_credit_spends_member", ["member_id"], unique=False)
+
+    op.create_table(
         "tier_entry_rewards",
         sa.Column(
             "member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -273,6 +311,14 @@ def upgrade() -> None:
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chosen_day", sa.Date(), nullable=True))
 
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("credit_awarded", sa.BigInteger(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("credit_reversed", sa.BigInteger(), server_default="0", nullable=False)
+        )
+
     with op.batch_alter_table("programs", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -302,6 +348,10 @@ def downgrade() -> None:
         batch_op.drop_column("tiers")
         batch_op.drop_column("expiry")
 
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("credit_reversed")
+        batch_op.drop_column("credit_awarded")
+
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.drop_column("chosen_day")
 
@@ -319,6 +369,10 @@ def downgrade() -> None:
 
     op.drop_table("expiry_reminders")
     op.drop_table("tier_entry_rewards")
+    with op.batch_alter_table("store_credit_spends", schema=None) as batch_op:
+        batch_op.drop_index("ix_store_credit_spends_member")
+
+    op.drop_table("store_credit_spends")
     with op.batch_alter_table("rule_awards", schema=None) as batch_op:
         batch_op.drop_index("ix_rule_awards_usage")
 
