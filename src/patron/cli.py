@@ -33,6 +33,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(brands_app, name="brands")
 jobs_app = typer.Typer(help="Scheduled jobs, run now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+programs_app = typer.Typer(help="Programs of a tenant.", no_args_is_help=True)
+app.add_typer(programs_app, name="programs")
 console = Console()
 
 
@@ -129,6 +131,53 @@ def _print_runs(runs: list[Any]) -> None:
     for run in runs:
         status = "[green]ran[/green]" if run.ran else "skipped (already ran)"
         console.print(f"{run.job} {run.program} {run.period}: {status} {json.dumps(run.result)}")
+
+
+@programs_app.command("templates")
+def programs_templates() -> None:
+    """The program templates, with how each works."""
+    from patron.services.templates import list_templates
+
+    for template in list_templates():
+        console.print(f"[bold]{template.name}[/bold]: {template.description}")
+
+
+@programs_app.command("create")
+def programs_create(
+    tenant: Annotated[str, typer.Option()],
+    template: Annotated[str, typer.Option(help="See `patron programs templates`")],
+    code: Annotated[str, typer.Option()],
+    currency: Annotated[str, typer.Option()],
+    time_zone: Annotated[str, typer.Option()] = "UTC",
+    name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a ready program from a template: settings, tiers, earning rules, rewards."""
+    from pydantic import ValidationError
+
+    from patron.schemas.programs import TemplateIn
+    from patron.services.context import Caller, Scope
+    from patron.services.templates import create_from_template
+
+    try:
+        spec = TemplateIn(
+            template=template, code=code, name=name, currency=currency, time_zone=time_zone
+        )
+    except ValidationError as error:
+        _fail(str(error))
+        return
+    with UnitOfWork(_engine()) as uow:
+        row = uow.tenants.get_by_name(tenant)
+        if row is None:
+            _fail(f"no tenant {tenant!r}")
+            return
+        caller = Caller(tenant_id=row.id, api_key_id=None, scopes=frozenset(Scope))
+        try:
+            program = create_from_template(uow, caller, spec, _now())
+        except DomainError as error:
+            _fail(error.detail)
+            return
+        uow.commit()
+    console.print(f"created program {program.code!r} from template {template!r}")
 
 
 @jobs_app.command("run")

@@ -47,6 +47,9 @@ class UpdateMember(Strict):
     tags: Annotated[list[Tag], Field(max_length=50)] | None = None
     marketing_consent: bool | None = None
     status: Literal["active", "blocked"] | None = None
+    chosen_day: date | None = Field(
+        None, description="The member's day of the year on which a tier perk multiplies points"
+    )
 
     @field_validator("status", "tags", "marketing_consent")
     @classmethod
@@ -122,5 +125,6 @@ class MemberView(BaseModel):
     updated_at: datetime
     balance: BalanceView
     tier: TierView | None = Field(None, description="Tier and progress (programs with tiers)")
+    chosen_day: date | None = None
     store_credit: StoreCreditView | None = None
     recent_ledger: list[LedgerTransactionView] = []

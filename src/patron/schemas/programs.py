@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from patron.domain.calendar import Period
 from patron.domain.expiry import ExpiryKind
@@ -15,6 +15,19 @@ from patron.domain.rounding import Rounding
 from patron.domain.tiers import DowngradeMode, TierMetric, WindowKind
 from patron.schemas.common import Currency, Strict
 
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    if value not in available_timezones() and value != "UTC":
+        raise ValueError(f"unknown time zone {value!r}")
+    return value
+
+
+#: An IANA time zone name such as "Asia/Taipei".
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
 DaysBefore = Annotated[StrictInt, Field(ge=1, le=365)]
 RewardCode = Annotated[str, Field(min_length=1, max_length=64)]
 TierCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -78,7 +91,7 @@ class ProgramIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     points_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
     currency: Currency
-    time_zone: str = "UTC"
+    time_zone: TimeZone = "UTC"
     point_value: PointValue = PointValue()
     earn_rate: EarnRate = EarnRate()
     rounding: Rounding = Rounding.FLOOR
@@ -89,17 +102,6 @@ class ProgramIn(Strict):
     auto_enroll: bool = True
     expiry: ExpiryIn = ExpiryIn()
     tiers: TiersIn | None = None
-
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        if value not in available_timezones() and value != "UTC":
-            raise ValueError(f"unknown time zone {value!r}")
-        return value
 
 
 class ProgramView(ProgramIn):
@@ -116,6 +118,21 @@ class ProgramUpdate(Strict):
     auto_enroll: bool | None = None
     expiry: ExpiryIn | None = None
     tiers: TiersIn | None = None
+
+
+class TemplateIn(Strict):
+    """Create a program from a template (`GET /v1/program-templates` lists them)."""
+
+    template: Annotated[str, Field(min_length=1, max_length=64)]
+    code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    currency: Currency
+    time_zone: TimeZone = "UTC"
+
+
+class TemplateView(BaseModel):
+    name: str
+    description: str
 
 
 class ProgramSummary(BaseModel):

@@ -6,7 +6,6 @@ they give, in the caller's unit of work. Used by action events and by enrolment 
 from __future__ import annotations
 
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 from patron.db.uow import UnitOfWork
@@ -40,11 +39,7 @@ def award_action(
     ledger = MemberLedger(uow, program, member.id, now)  # locks the balance: limits hold
     earning = Earning(uow, program)
     level = tiers.traits(uow, program, [member.id]).get(member.id)
-    traits = MemberTraits(
-        tags=tuple(member.tags),
-        tier=level.code if level else None,
-        tier_multiplier=level.multiplier if level else Fraction(1),
-    )
+    traits = MemberTraits.of(tuple(member.tags), level, member.chosen_day)
     evaluation = earning.evaluate(member.id, facts, traits.facts())
     explanation: dict[str, Any] = {"points": evaluation.points, "rules": evaluation.explanation}
     if evaluation.points == 0:

@@ -31,6 +31,8 @@ from patron.domain.rules import (
     evaluate,
     usage_windows,
 )
+from patron.domain.tiers import TierLevel
+from patron.services import tiers
 from patron.services.rules import Rulebook, rulebook
 
 
@@ -44,6 +46,19 @@ class MemberTraits:
     chosen_day: date | None = None
     chosen_day_multiplier: Fraction = Fraction(1)
     attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, tags: tuple[str, ...], level: TierLevel | None, chosen_day: date | None
+    ) -> MemberTraits:
+        """A member's traits from its tags, tier level and chosen day."""
+        return cls(
+            tags=tags,
+            tier=level.code if level else None,
+            tier_multiplier=level.multiplier if level else Fraction(1),
+            chosen_day=chosen_day,
+            chosen_day_multiplier=tiers.chosen_day_multiplier(level),
+        )
 
     def facts(self) -> MemberFacts:
         return MemberFacts(

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from fractions import Fraction
+from datetime import date, datetime
 from typing import Any
 
 from patron.db.uow import UnitOfWork
@@ -60,6 +59,7 @@ class _Item:
     points: int = 0
     base_points: int = 0
     tags: tuple[str, ...] = ()
+    chosen_day: date | None = None
     evaluation: Evaluation | None = None
     member_id: int = 0
     enrolled: bool = False
@@ -233,7 +233,7 @@ def _attach_members(
         member = members.get(customer)
         if member is not None:
             item.member_id, item.active = member.id, member.status == MemberStatus.ACTIVE.value
-            item.tags = tuple(member.tags)
+            item.tags, item.chosen_day = tuple(member.tags), member.chosen_day
         elif customer in new_ids:
             item.member_id = new_ids[customer]
             item.tags = tuple(item.order.customer.tags) if item.order.customer else ()
@@ -413,12 +413,7 @@ def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[
             payload=item.order.model_dump(mode="json"),
             order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
         )
-        level = levels.get(item.member_id)
-        traits = MemberTraits(
-            tags=item.tags,
-            tier=level.code if level else None,
-            tier_multiplier=level.multiplier if level else Fraction(1),
-        )
+        traits = MemberTraits.of(item.tags, levels.get(item.member_id), item.chosen_day)
         evaluation = rules.evaluate(item.member_id, event, traits.facts())
         item.evaluation = evaluation
         item.points = evaluation.points

@@ -82,6 +82,8 @@ def update_member(
     """Apply the fields given in `changes`; 404 for an unknown member."""
     member = require_member(uow, program, external_id)
     fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    if fields.get("chosen_day") is not None:
+        tiers.check_chosen_day(uow, program, member, fields["chosen_day"], now)
     if fields:
         uow.members.update(member.id, now, **fields)
         uow.outbox.add(
@@ -131,6 +133,7 @@ def member_view(
             lifetime_earned=balance.lifetime_earned,
         ),
         tier=tiers.view(uow, program, member, now),
+        chosen_day=member.chosen_day,
         store_credit=store_credit.view(uow, program, member.id, now),
         recent_ledger=ledger_page(uow, member.id, before_id=None, limit=recent),
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from patron.db.repositories.programs import expiry_policy, tier_ladder
 from patron.db.uow import UnitOfWork
-from patron.domain.errors import Conflict, NotFound
+from patron.domain.errors import Conflict, InvalidInput, NotFound
 from patron.domain.program import Program
 from patron.domain.tiers import TierLadder
 from patron.schemas.programs import (
@@ -21,6 +22,7 @@ from patron.schemas.programs import (
     TierLevelIn,
     TiersIn,
 )
+from patron.services.tiers import CHOSEN_DAY_PERK
 
 
 def create_program(uow: UnitOfWork, tenant_id: int, spec: ProgramIn, now: datetime) -> Program:
@@ -64,7 +66,25 @@ def _policies(expiry: ExpiryIn | None, tiers: TiersIn | None) -> dict[str, Any]:
     if tiers is not None:
         stored["tiers"] = tiers.model_dump(mode="json")
         tier_ladder(stored["tiers"])
+        _check_perks(tiers)
     return stored
+
+
+def _check_perks(tiers: TiersIn) -> None:
+    """Perks with a parameter (`chosen_day:3`) must parse."""
+    for index, level in enumerate(tiers.levels):
+        for perk in level.perks:
+            if not perk.startswith(CHOSEN_DAY_PERK):
+                continue
+            try:
+                multiplier = Fraction(perk.removeprefix(CHOSEN_DAY_PERK))
+            except (ValueError, ZeroDivisionError):
+                multiplier = Fraction(0)
+            if not 1 < multiplier <= 10:
+                raise InvalidInput(
+                    f"{perk!r}: the chosen-day multiplier is a number above 1, at most 10",
+                    field=f"tiers.levels.{index}.perks",
+                )
 
 
 def update_program(uow: UnitOfWork, program: Program, changes: ProgramUpdate) -> Program:

@@ -9,11 +9,13 @@ balance row locked, which serialises every write of one member's tier.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from patron.db.uow import UnitOfWork
-from patron.domain.errors import InvalidInput
+from patron.domain.calendar import local_date
+from patron.domain.errors import Conflict, InvalidInput
 from patron.domain.ledger import TxKind, program_account
 from patron.domain.program import Program
 from patron.domain.tiers import (
@@ -43,6 +45,33 @@ def traits(uow: UnitOfWork, program: Program, member_ids: list[int]) -> dict[int
         return {}
     rows = uow.tiers.of_members(member_ids)
     return {member_id: ladder.level(row.tier) for member_id, row in rows.items()}
+
+
+#: A perk `chosen_day:3` lets the member pick one day a year on which points are tripled.
+CHOSEN_DAY_PERK = "chosen_day:"
+
+
+def chosen_day_multiplier(level: TierLevel | None) -> Fraction:
+    """The multiplier of the level's chosen-day perk (1 without one)."""
+    for perk in level.perks if level else ():
+        if perk.startswith(CHOSEN_DAY_PERK):
+            return Fraction(perk.removeprefix(CHOSEN_DAY_PERK))
+    return Fraction(1)
+
+
+def check_chosen_day(
+    uow: UnitOfWork, program: Program, member: Any, day: date, now: datetime
+) -> None:
+    """A member may pick its day only with the perk, not in the past, and once a year."""
+    level = traits(uow, program, [member.id]).get(member.id)
+    if chosen_day_multiplier(level) == 1:
+        raise InvalidInput("the member's tier has no chosen-day perk", field="chosen_day")
+    today = local_date(now, program.zone)
+    if day < today:
+        raise InvalidInput("the chosen day cannot be in the past", field="chosen_day")
+    current = member.chosen_day
+    if current is not None and current.year == day.year and current != day:
+        raise Conflict(f"a day is already chosen for {day.year}: {current}", field="chosen_day")
 
 
 def on_activity(uow: UnitOfWork, program: Program, member_ids: list[int], now: datetime) -> None:
@@ -120,6 +149,8 @@ def evaluate_due(uow: UnitOfWork, program: Program, at: datetime, run: str) -> d
         )
         counts["evaluated"] += 1
         counts["downgraded" if changed else "kept"] += 1
+        if not changed:  # kept for a new status period: its entry reward is due once in it
+            _entry_reward(uow, program, ladder, row.member_id, level, at, enrolled[row.member_id])
     return counts
 
 

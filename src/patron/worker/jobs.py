@@ -24,7 +24,7 @@ from patron.domain.calendar import Period, period_key
 from patron.domain.errors import NotFound
 from patron.domain.program import Program
 from patron.services import tiers
-from patron.worker import lots
+from patron.worker import birthdays, lots
 
 JobStep = Callable[[UnitOfWork, Program, datetime, str], dict[str, Any]]
 
@@ -50,6 +50,7 @@ JOBS: dict[str, Job] = {
         Job("expire", Period.DAY, lots.expire_points, "points past their expiry"),
         Job("remind", Period.DAY, lots.remind_expiring, "points.expiring reminders"),
         Job("tiers", Period.DAY, tiers.evaluate_due, "tier retention and downgrade"),
+        Job("birthdays", Period.DAY, birthdays.award_birthdays, "birthday events and rewards"),
     )
 }
 

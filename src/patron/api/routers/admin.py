@@ -10,8 +10,14 @@ from fastapi.responses import JSONResponse
 from patron.api.context import Ctx
 from patron.schemas.brands import BrandIn, BrandView
 from patron.schemas.keys import KeyIn, KeyView, NewKeyView
-from patron.schemas.programs import ProgramIn, ProgramUpdate, ProgramView
-from patron.services import keys
+from patron.schemas.programs import (
+    ProgramIn,
+    ProgramUpdate,
+    ProgramView,
+    TemplateIn,
+    TemplateView,
+)
+from patron.services import keys, templates
 from patron.services.brands import create_brand, list_brands
 from patron.services.context import Scope
 from patron.services.programs import create_program, program_view, update_program
@@ -49,6 +55,30 @@ def new_program(spec: ProgramIn, ctx: Ctx) -> JSONResponse:
     ctx.request.app.state.program_cache.clear()  # a first program becomes the default
     return ctx.write(
         lambda uow, _prog: program_view(create_program(uow, ctx.caller.tenant_id, spec, ctx.now)),
+        body=spec,
+        scope=Scope.ADMIN,
+    )
+
+
+@router.get("/program-templates", response_model=list[TemplateView], summary="Program templates")
+def program_templates(ctx: Ctx) -> list[TemplateView]:
+    ctx.caller.require(Scope.READ)
+    return templates.list_templates()
+
+
+@router.post(
+    "/programs/from-template",
+    status_code=201,
+    response_model=ProgramView,
+    summary="Create a ready program from a template",
+)
+def program_from_template(spec: TemplateIn, ctx: Ctx) -> JSONResponse:
+    ctx.caller.require(Scope.ADMIN)
+    ctx.request.app.state.program_cache.clear()
+    return ctx.write(
+        lambda uow, _prog: program_view(
+            templates.create_from_template(uow, ctx.caller, spec, ctx.now)
+        ),
         body=spec,
         scope=Scope.ADMIN,
     )
