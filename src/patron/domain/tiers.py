@@ -391,6 +391,30 @@ def evaluate_period_end(
     return ladder.lowest
 
 
+def period_end_table(ladder: TierLadder) -> dict[str, tuple[tuple[int, str], ...]]:
+    """`evaluate_period_end` as a table, for set-based evaluation in SQL: for each current
+    level, (least metric, resulting level) steps, highest first — the result for a metric
+    is the first step whose least metric it reaches.
+
+    Built by evaluating `evaluate_period_end` itself at every threshold (the only points
+    where its result can change), so the table and the function cannot disagree.
+    """
+    points = sorted(
+        {0}
+        | {level.threshold for level in ladder.levels}
+        | {level.keep_threshold for level in ladder.levels}
+    )
+    table: dict[str, tuple[tuple[int, str], ...]] = {}
+    for level in ladder.levels:
+        steps: list[tuple[int, str]] = []
+        for value in points:
+            result = evaluate_period_end(ladder, level.code, value).code
+            if not steps or steps[-1][1] != result:
+                steps.append((value, result))
+        table[level.code] = tuple(reversed(steps))
+    return table
+
+
 @dataclass(frozen=True, slots=True)
 class TierProgress:
     """Where a member stands: what is missing for the next level and to keep this one.

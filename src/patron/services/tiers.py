@@ -22,9 +22,9 @@ from patron.domain.tiers import (
     TierLadder,
     TierLevel,
     WindowKind,
-    evaluate_period_end,
     grace_ends_at,
     kept_until,
+    period_end_table,
     progress,
     qualification_window,
     reached,
@@ -104,53 +104,31 @@ def on_activity(uow: UnitOfWork, program: Program, member_ids: list[int], now: d
 
 def evaluate_due(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
     """The `tiers` job: decide retention or downgrade for every status whose period (and
-    grace) ended by `at`; daily for rolling windows. One metric query per distinct window."""
+    grace) ended by `at`; daily for rolling windows. Set-based: a fixed number of
+    statements per distinct period end, whatever the number of members (the decision is
+    `domain.tiers.evaluate_period_end`, as a table). Kept levels grant their entry reward
+    for the new status period."""
     ladder = program.tiers
     counts = {"evaluated": 0, "kept": 0, "downgraded": 0}
     if ladder is None or ladder.window is WindowKind.LIFETIME:
         return counts
-    due = [
-        row
-        for row in uow.tiers.due(program.id, at)
-        if row.ends_at is None or grace_ends_at(ladder, row.ends_at, program.zone) <= at
-    ]
-    enrolled = uow.tiers.enrolled_at([row.member_id for row in due])
-    ended = {
-        row.member_id: (
-            (row.ends_at - _JUST_BEFORE) if row.ends_at else at,
-            enrolled[row.member_id],
-        )
-        for row in due
-    }
-    values = _metrics(uow, program, ladder, ended)
-    for row in due:
-        level = evaluate_period_end(ladder, row.tier, values.get(row.member_id, 0))
-        ends_at = (
-            kept_until(ladder, row.ends_at, enrolled[row.member_id], program.zone)
-            if row.ends_at
-            else None
-        )
-        changed = level.code != row.tier
-        if changed:
-            _change(uow, program, row.member_id, row.tier, level, at, "downgrade")
-        elif ends_at == row.ends_at and row.manual_until is None:
-            counts["evaluated"] += 1  # a rolling status kept: nothing to write
-            counts["kept"] += 1
+    table = period_end_table(ladder)
+    for ends_at, enrolled_at in uow.tiers.due_groups(program.id, at):
+        if ends_at is not None and grace_ends_at(ladder, ends_at, program.zone) > at:
             continue
-        uow.tiers.save(
-            program,
-            row.member_id,
-            tier=level.code,
-            ends_at=ends_at,
-            manual_until=None,
-            reason="retention not met" if changed else "retained",
-            updated_at=at,
-            **({"reached_at": at} if changed else {}),
+        instant = ends_at - _JUST_BEFORE if ends_at is not None else at
+        window = qualification_window(ladder, instant, enrolled_at, program.zone)
+        new_ends = kept_until(ladder, ends_at, enrolled_at, program.zone) if ends_at else None
+        evaluated, downgraded, kept = uow.tiers.decide_group(
+            program, ladder.metric, table, ends_at=ends_at, at=at, window=window, new_ends=new_ends
         )
-        counts["evaluated"] += 1
-        counts["downgraded" if changed else "kept"] += 1
-        if not changed:  # kept for a new status period: its entry reward is due once in it
-            _entry_reward(uow, program, ladder, row.member_id, level, at, enrolled[row.member_id])
+        counts["evaluated"] += evaluated
+        counts["downgraded"] += downgraded
+        counts["kept"] += evaluated - downgraded
+        rewarding = {level.code for level in ladder.levels if level.entry_reward_points > 0}
+        for member_id, code in kept:
+            if code in rewarding and ends_at is not None:
+                _entry_reward(uow, program, ladder, member_id, ladder.level(code), at, enrolled_at)
     return counts
 
 

@@ -6,17 +6,36 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    Row,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from patron.db.tables import (
     ledger_entries,
     ledger_transactions,
+    member_balances,
     member_tiers,
     members,
     orders,
+    outbox,
     tier_entry_rewards,
 )
+from patron.db.types import UTCDateTime
 from patron.domain.ledger import TxKind
 from patron.domain.program import Program
 from patron.domain.tiers import TierMetric
@@ -47,16 +66,6 @@ class TierRepository:
                     **fields,
                 )
             )
-
-    def due(self, program_id: int, at: datetime) -> list[Row[Any]]:
-        """Statuses whose period ended by `at`, or that are re-evaluated daily (no end),
-        except those an admin holds until after `at`."""
-        query = select(member_tiers).where(
-            member_tiers.c.program_id == program_id,
-            (member_tiers.c.ends_at.is_(None)) | (member_tiers.c.ends_at <= at),
-            (member_tiers.c.manual_until.is_(None)) | (member_tiers.c.manual_until <= at),
-        )
-        return list(self._c.execute(query.order_by(member_tiers.c.member_id)))
 
     def entry_reward_granted(self, member_id: int, tier: str, period: str) -> bool:
         query = select(tier_entry_rewards.c.member_id).where(
@@ -96,36 +105,193 @@ class TierRepository:
         """Each member's qualifying metric over [start, end); absent members have 0."""
         if not member_ids:
             return {}
-        ids = list(member_ids)
-        if metric is TierMetric.POINTS:
-            query = (
-                select(ledger_transactions.c.member_id, func.sum(ledger_entries.c.amount))
-                .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
-                .where(
-                    ledger_transactions.c.member_id.in_(ids),
-                    ledger_transactions.c.kind == TxKind.EARN.value,
-                    ledger_entries.c.member_id == ledger_transactions.c.member_id,
-                    ledger_entries.c.asset == "points",
-                    ledger_entries.c.amount > 0,
-                    and_(
-                        ledger_transactions.c.occurred_at >= start,
-                        ledger_transactions.c.occurred_at < end,
-                    ),
-                )
-                .group_by(ledger_transactions.c.member_id)
-            )
-        else:
-            value = func.count() if metric is TierMetric.ORDERS else func.sum(_net_spend(program))
-            query = (
-                select(orders.c.member_id, value)
-                .where(
-                    orders.c.member_id.in_(ids),
-                    orders.c.occurred_at >= start,
-                    orders.c.occurred_at < end,
-                )
-                .group_by(orders.c.member_id)
-            )
+        query = _metric_query(program, metric, list(member_ids), start, end)
         return {int(member_id): int(total or 0) for member_id, total in self._c.execute(query)}
+
+    def due_groups(self, program_id: int, at: datetime) -> list[tuple[datetime | None, datetime]]:
+        """The distinct period ends of statuses due at `at` (None: re-evaluated daily), each
+        with one member's enrolment instant (members sharing an end share their window)."""
+        query = (
+            select(member_tiers.c.ends_at, func.min(members.c.enrolled_at))
+            .join(members, members.c.id == member_tiers.c.member_id)
+            .where(_due(program_id, at))
+            .group_by(member_tiers.c.ends_at)
+            .order_by(member_tiers.c.ends_at)
+        )
+        return [(ends_at, enrolled) for ends_at, enrolled in self._c.execute(query)]
+
+    def decide_group(
+        self,
+        program: Program,
+        metric: TierMetric,
+        table: dict[str, tuple[tuple[int, str], ...]],
+        *,
+        ends_at: datetime | None,
+        at: datetime,
+        window: tuple[datetime, datetime],
+        new_ends: datetime | None,
+    ) -> tuple[int, int, list[tuple[int, str]]]:
+        """Decide, in a fixed number of statements, every due status that ended at
+        `ends_at`: its metric over `window`, the new level by `table` (see
+        `domain.tiers.period_end_table`), the status rows, `tier.changed` outbox events.
+        Returns (evaluated, downgraded, [(member, level) kept]). The members' balance rows
+        are locked first (member id order), as every member write does."""
+        group = and_(
+            _due(program.id, at),
+            member_tiers.c.ends_at.is_(None)
+            if ends_at is None
+            else member_tiers.c.ends_at == ends_at,
+        )
+        in_group = select(member_tiers.c.member_id).where(group)
+        if self._c.dialect.name == "postgresql":
+            self._c.execute(
+                select(member_balances.c.member_id)
+                .where(
+                    member_balances.c.asset == "points", member_balances.c.member_id.in_(in_group)
+                )
+                .order_by(member_balances.c.member_id)
+                .with_for_update()
+            )
+        tier_due.drop(self._c, checkfirst=True)
+        tier_due.create(self._c)
+        values = _metric_query(program, metric, in_group, *window).subquery()
+        self._c.execute(
+            insert(tier_due).from_select(
+                ["member_id", "tier", "metric", "new_tier"],
+                select(
+                    member_tiers.c.member_id,
+                    member_tiers.c.tier,
+                    func.coalesce(values.c.value, 0),
+                    member_tiers.c.tier,
+                )
+                .outerjoin(values, values.c.member_id == member_tiers.c.member_id)
+                .where(group),
+            )
+        )
+        self._c.execute(update(tier_due).values(new_tier=_decision(table)))
+        changed = tier_due.c.new_tier != tier_due.c.tier
+        write = changed if ends_at is None else true()  # daily statuses: only changes
+        self._c.execute(
+            update(member_tiers)
+            .where(member_tiers.c.member_id == tier_due.c.member_id, write)
+            .values(
+                tier=tier_due.c.new_tier,
+                reached_at=case((changed, at), else_=member_tiers.c.reached_at),
+                ends_at=new_ends,
+                manual_until=None,
+                reason=case((changed, "retention not met"), else_="retained"),
+                updated_at=at,
+            )
+        )
+        self._announce_changes(program, at)
+        evaluated, downgraded = self._c.execute(
+            select(func.count(), func.coalesce(func.sum(case((changed, 1), else_=0)), 0))
+        ).one()
+        kept = [
+            (int(member_id), tier)
+            for member_id, tier in self._c.execute(
+                select(tier_due.c.member_id, tier_due.c.tier).where(~changed)
+            )
+        ]
+        tier_due.drop(self._c)
+        return int(evaluated), int(downgraded), kept
+
+    def _announce_changes(self, program: Program, at: datetime) -> None:
+        builder = (
+            func.jsonb_build_object if self._c.dialect.name == "postgresql" else func.json_object
+        )
+        payload = builder(
+            "customer_id",
+            members.c.external_id,
+            "from",
+            tier_due.c.tier,
+            "to",
+            tier_due.c.new_tier,
+            "cause",
+            "downgrade",
+        )
+        rows = (
+            select(
+                literal(program.tenant_id),
+                literal(program.id),
+                literal("tier.changed"),
+                payload,
+                literal(at, UTCDateTime()),
+            )
+            .join_from(tier_due, members, members.c.id == tier_due.c.member_id)
+            .where(tier_due.c.new_tier != tier_due.c.tier)
+        )
+        self._c.execute(
+            insert(outbox).from_select(
+                ["tenant_id", "program_id", "type", "payload", "created_at"], rows
+            )
+        )
+
+
+def _due(program_id: int, at: datetime) -> Any:
+    """Statuses whose period ended by `at` or that are re-evaluated daily (no end), except
+    those an admin holds until after `at`."""
+    return and_(
+        member_tiers.c.program_id == program_id,
+        (member_tiers.c.ends_at.is_(None)) | (member_tiers.c.ends_at <= at),
+        (member_tiers.c.manual_until.is_(None)) | (member_tiers.c.manual_until <= at),
+    )
+
+
+def _decision(table: dict[str, tuple[tuple[int, str], ...]]) -> Any:
+    whens = [
+        (and_(tier_due.c.tier == level, tier_due.c.metric >= least), result)
+        for level, steps in table.items()
+        for least, result in steps
+    ]
+    return case(*whens, else_=tier_due.c.tier)
+
+
+def _metric_query(
+    program: Program, metric: TierMetric, members_in: Any, start: datetime, end: datetime
+) -> Select[Any]:
+    """(member_id, value) of the members in `members_in` (ids or a subquery) over
+    [start, end)."""
+    if metric is TierMetric.POINTS:
+        return (
+            select(
+                ledger_transactions.c.member_id,
+                func.sum(ledger_entries.c.amount).label("value"),
+            )
+            .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
+            .where(
+                ledger_transactions.c.member_id.in_(members_in),
+                ledger_transactions.c.kind == TxKind.EARN.value,
+                ledger_entries.c.member_id == ledger_transactions.c.member_id,
+                ledger_entries.c.asset == "points",
+                ledger_entries.c.amount > 0,
+                ledger_transactions.c.occurred_at >= start,
+                ledger_transactions.c.occurred_at < end,
+            )
+            .group_by(ledger_transactions.c.member_id)
+        )
+    value = func.count() if metric is TierMetric.ORDERS else func.sum(_net_spend(program))
+    return (
+        select(orders.c.member_id, value.label("value"))
+        .where(
+            orders.c.member_id.in_(members_in),
+            orders.c.occurred_at >= start,
+            orders.c.occurred_at < end,
+        )
+        .group_by(orders.c.member_id)
+    )
+
+
+#: Scratch table of one group's decisions (temporary: per connection, dropped after use).
+tier_due = Table(
+    "tier_due",
+    MetaData(),
+    Column("member_id", BigInteger, primary_key=True),
+    Column("tier", String(64), nullable=False),
+    Column("metric", BigInteger, nullable=False),
+    Column("new_tier", String(64), nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _net_spend(program: Program) -> Any:
