@@ -113,6 +113,7 @@ def evaluate_due(uow: UnitOfWork, program: Program, at: datetime, run: str) -> d
     if ladder is None or ladder.window is WindowKind.LIFETIME:
         return counts
     table = period_end_table(ladder)
+    rewarding = frozenset(level.code for level in ladder.levels if level.entry_reward_points)
     for ends_at, enrolled_at in uow.tiers.due_groups(program.id, at):
         if ends_at is not None and grace_ends_at(ladder, ends_at, program.zone) > at:
             continue
@@ -120,15 +121,20 @@ def evaluate_due(uow: UnitOfWork, program: Program, at: datetime, run: str) -> d
         window = qualification_window(ladder, instant, enrolled_at, program.zone)
         new_ends = kept_until(ladder, ends_at, enrolled_at, program.zone) if ends_at else None
         evaluated, downgraded, kept = uow.tiers.decide_group(
-            program, ladder.metric, table, ends_at=ends_at, at=at, window=window, new_ends=new_ends
+            program,
+            ladder.metric,
+            table,
+            ends_at=ends_at,
+            at=at,
+            window=window,
+            new_ends=new_ends,
+            rewarding=rewarding if ends_at is not None else frozenset(),
         )
         counts["evaluated"] += evaluated
         counts["downgraded"] += downgraded
         counts["kept"] += evaluated - downgraded
-        rewarding = {level.code for level in ladder.levels if level.entry_reward_points > 0}
         for member_id, code in kept:
-            if code in rewarding and ends_at is not None:
-                _entry_reward(uow, program, ladder, member_id, ladder.level(code), at, enrolled_at)
+            _entry_reward(uow, program, ladder, member_id, ladder.level(code), at, enrolled_at)
     return counts
 
 

@@ -130,24 +130,33 @@ class TierRepository:
         at: datetime,
         window: tuple[datetime, datetime],
         new_ends: datetime | None,
+        rewarding: frozenset[str] = frozenset(),
     ) -> tuple[int, int, list[tuple[int, str]]]:
         """Decide, in a fixed number of statements, every due status that ended at
         `ends_at`: its metric over `window`, the new level by `table` (see
         `domain.tiers.period_end_table`), the status rows, `tier.changed` outbox events.
-        Returns (evaluated, downgraded, [(member, level) kept]). The members' balance rows
-        are locked first (member id order), as every member write does."""
-        group = and_(
-            _due(program.id, at),
+        Returns (evaluated, downgraded, [(member, level) kept at a level of `rewarding`]).
+
+        Concurrency: a member write that upgrades a status meanwhile changes its row; the
+        UPDATE only writes rows still at the tier and period end it decided on (PostgreSQL
+        re-checks that on the row it waited for), so an upgrade is never overwritten. The
+        balance rows of members at `rewarding` levels are locked first (member id order,
+        as member writes do), because their entry reward is credited after the UPDATE."""
+        same_period = (
             member_tiers.c.ends_at.is_(None)
             if ends_at is None
-            else member_tiers.c.ends_at == ends_at,
+            else member_tiers.c.ends_at == ends_at
         )
+        group = and_(_due(program.id, at), same_period)
         in_group = select(member_tiers.c.member_id).where(group)
-        if self._c.dialect.name == "postgresql":
+        if rewarding and self._c.dialect.name == "postgresql":
+            rewarded = select(member_tiers.c.member_id).where(
+                group, member_tiers.c.tier.in_(sorted(rewarding))
+            )
             self._c.execute(
                 select(member_balances.c.member_id)
                 .where(
-                    member_balances.c.asset == "points", member_balances.c.member_id.in_(in_group)
+                    member_balances.c.asset == "points", member_balances.c.member_id.in_(rewarded)
                 )
                 .order_by(member_balances.c.member_id)
                 .with_for_update()
@@ -155,25 +164,30 @@ class TierRepository:
         tier_due.drop(self._c, checkfirst=True)
         tier_due.create(self._c)
         values = _metric_query(program, metric, in_group, *window).subquery()
+        value = func.coalesce(values.c.value, 0)
         self._c.execute(
             insert(tier_due).from_select(
                 ["member_id", "tier", "metric", "new_tier"],
                 select(
                     member_tiers.c.member_id,
                     member_tiers.c.tier,
-                    func.coalesce(values.c.value, 0),
-                    member_tiers.c.tier,
+                    value,
+                    _decision(table, member_tiers.c.tier, value),
                 )
                 .outerjoin(values, values.c.member_id == member_tiers.c.member_id)
                 .where(group),
             )
         )
-        self._c.execute(update(tier_due).values(new_tier=_decision(table)))
         changed = tier_due.c.new_tier != tier_due.c.tier
         write = changed if ends_at is None else true()  # daily statuses: only changes
         self._c.execute(
             update(member_tiers)
-            .where(member_tiers.c.member_id == tier_due.c.member_id, write)
+            .where(
+                member_tiers.c.member_id == tier_due.c.member_id,
+                member_tiers.c.tier == tier_due.c.tier,
+                same_period,
+                write,
+            )
             .values(
                 tier=tier_due.c.new_tier,
                 reached_at=case((changed, at), else_=member_tiers.c.reached_at),
@@ -187,12 +201,12 @@ class TierRepository:
         evaluated, downgraded = self._c.execute(
             select(func.count(), func.coalesce(func.sum(case((changed, 1), else_=0)), 0))
         ).one()
-        kept = [
-            (int(member_id), tier)
-            for member_id, tier in self._c.execute(
-                select(tier_due.c.member_id, tier_due.c.tier).where(~changed)
+        kept: list[tuple[int, str]] = []
+        if rewarding:
+            query = select(tier_due.c.member_id, tier_due.c.tier).where(
+                ~changed, tier_due.c.tier.in_(sorted(rewarding))
             )
-        ]
+            kept = [(int(member_id), tier) for member_id, tier in self._c.execute(query)]
         tier_due.drop(self._c)
         return int(evaluated), int(downgraded), kept
 
@@ -238,13 +252,15 @@ def _due(program_id: int, at: datetime) -> Any:
     )
 
 
-def _decision(table: dict[str, tuple[tuple[int, str], ...]]) -> Any:
+def _decision(table: dict[str, tuple[tuple[int, str], ...]], tier: Any, value: Any) -> Any:
+    """The new level as SQL: the first step of the current level's table that `value`
+    reaches (an unknown level stays as it is)."""
     whens = [
-        (and_(tier_due.c.tier == level, tier_due.c.metric >= least), result)
+        (and_(tier == level, value >= least), result)
         for level, steps in table.items()
         for least, result in steps
     ]
-    return case(*whens, else_=tier_due.c.tier)
+    return case(*whens, else_=tier)
 
 
 def _metric_query(
