@@ -10,7 +10,7 @@ usage is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -25,9 +25,11 @@ from patron.domain.rules import (
     Evaluation,
     EventFacts,
     MemberFacts,
+    RuleSet,
     Usage,
     UsageKey,
     Used,
+    considered,
     evaluate,
     usage_windows,
 )
@@ -91,13 +93,15 @@ class Earning:
         return window)."""
         return self._book.credit_schedule(rule_id, version)
 
-    def rules_at(self, instant: datetime) -> list[CompiledRule]:
+    def rules_at(self, instant: datetime) -> RuleSet:
         return self._book.in_force(instant)
 
     def evaluate(self, member_id: int, event: EventFacts, member: MemberFacts) -> Evaluation:
-        """Evaluate the rules in force when `event` occurred, for one member."""
+        """Evaluate the rules in force when `event` occurred, for one member. Usage and
+        budgets are read only for the rules this event's trigger considers."""
         rules = self.rules_at(event.occurred_at)
-        usage = Usage(self._usage(member_id, rules, event), self._budgets_of(rules))
+        relevant = considered(rules, event)
+        usage = Usage(self._usage(member_id, relevant, event), self._budgets_of(relevant))
         return evaluate(rules, event, member, usage, self._tz, base_rounding=self._program.rounding)
 
     def record(
@@ -126,7 +130,7 @@ class Earning:
         self._uow.rules.record_awards(rows)
 
     def _usage(
-        self, member_id: int, rules: list[CompiledRule], event: EventFacts
+        self, member_id: int, rules: Sequence[CompiledRule], event: EventFacts
     ) -> dict[UsageKey, Used]:
         limited = [rule for rule in rules if rule.spec.limits]
         if not limited:

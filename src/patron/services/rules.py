@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -30,6 +30,7 @@ from patron.domain.rules import (
     Conditions,
     Limit,
     LineFilter,
+    RuleSet,
     RuleSpec,
     Schedule,
     compile_rule,
@@ -242,12 +243,19 @@ class Rulebook:
 
     revision: int
     histories: tuple[_RuleHistory, ...]
+    #: Rule sets by the versions they hold (a few: one per rule-version epoch).
+    sets: dict[tuple[tuple[int, int], ...], RuleSet] = field(default_factory=dict)
 
-    def in_force(self, instant: datetime) -> list[CompiledRule]:
-        """The version of each rule in force at `instant` (inactive versions included:
-        the evaluator skips them, and a deactivation is itself a version)."""
+    def in_force(self, instant: datetime) -> RuleSet:
+        """The active version of each rule in force at `instant`, as a `RuleSet` shared by
+        every event that sees the same versions (so its per-trigger plans are reused)."""
         found = (history.at(instant) for history in self.histories)
-        return [rule for rule in found if rule is not None and rule.spec.active]
+        selected = tuple(rule for rule in found if rule is not None and rule.spec.active)
+        key = tuple((rule.rule_id, rule.version) for rule in selected)
+        rule_set = self.sets.get(key)
+        if rule_set is None:
+            rule_set = self.sets.setdefault(key, RuleSet(selected))
+        return rule_set
 
     @property
     def empty(self) -> bool:
