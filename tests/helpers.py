@@ -7,6 +7,18 @@ from typing import Any
 
 from tests.conftest import START
 
+#: A sample value for each path parameter of the API (a new parameter name must be added
+#: here: the route sweeps fill every path with these).
+PATH_SAMPLES = {
+    "customer_id": "c1",
+    "order_id": "o1",
+    "reward_id": "rwd_0000000000000000",
+    "redemption_id": "rdm_0000000000000000",
+    "code": "SAVE-0000",
+    "key_id": "000000000000",
+    "spend_id": "scs_0000000000000000",
+}
+
 
 def money(amount: int, currency: str = "USD") -> dict[str, Any]:
     return {"amount": amount, "currency": currency}

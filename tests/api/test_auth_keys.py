@@ -12,7 +12,7 @@ from httpx import Response
 from sqlalchemy import Engine, text
 
 from tests.conftest import Clock, Tenant, count_rows
-from tests.helpers import money, order, refund
+from tests.helpers import PATH_SAMPLES, money, order, refund
 
 PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 WWW_AUTHENTICATE = 'Bearer realm="patron"'
@@ -48,6 +48,14 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
         "/v1/redemptions/rdm_0000000000000000/cancel",
         None,
     ),
+    ("POST", "/v1/rewards/{reward_id}/codes"): (
+        "/v1/rewards/rwd_0000000000000000/codes",
+        {"codes": ["SHOP-0001"]},
+    ),
+    ("POST", "/v1/redemptions/{redemption_id}/fulfilment"): (
+        "/v1/redemptions/rdm_0000000000000000/fulfilment",
+        {"status": "shipped"},
+    ),
     ("POST", "/v1/coupons/{code}/consume"): ("/v1/coupons/SAVE-0000/consume", {"order_id": "o1"}),
     ("POST", "/v1/keys"): ("/v1/keys", {"name": "k", "scopes": ["read"]}),
     ("POST", "/v1/keys/{key_id}/revoke"): ("/v1/keys/000000000000/revoke", None),
@@ -57,6 +65,10 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("POST", "/v1/brands"): ("/v1/brands", {"code": "north", "name": "North"}),
     ("PATCH", "/v1/program"): ("/v1/program", {"name": "Renamed"}),
+    ("POST", "/v1/programs/from-template"): (
+        "/v1/programs/from-template",
+        {"template": "starter", "code": "from-starter", "currency": "USD"},
+    ),
     ("POST", "/v1/members/{customer_id}/store-credit/spends"): (
         "/v1/members/c1/store-credit/spends",
         {"amount": money(1)},
@@ -88,12 +100,14 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
 #: Operations that need the admin scope; the others need write (or, for GETs, read).
 ADMIN_ONLY = {
     ("POST", "/v1/rewards"),
+    ("POST", "/v1/rewards/{reward_id}/codes"),
     ("POST", "/v1/keys"),
     ("POST", "/v1/keys/{key_id}/revoke"),
     ("GET", "/v1/keys"),
     ("POST", "/v1/programs"),
     ("POST", "/v1/brands"),
     ("PATCH", "/v1/program"),
+    ("POST", "/v1/programs/from-template"),
     ("POST", "/v1/members/{customer_id}/tier"),
     ("POST", "/v1/rules"),
     ("PUT", "/v1/rules/{code}"),
@@ -115,16 +129,7 @@ def operations(client: TestClient) -> list[tuple[str, str]]:
 
 
 def sample_url(path: str) -> str:
-    samples = {
-        "customer_id": "c1",
-        "order_id": "o1",
-        "reward_id": "rwd_0000000000000000",
-        "redemption_id": "rdm_0000000000000000",
-        "code": "SAVE-0000",
-        "key_id": "000000000000",
-        "spend_id": "scs_0000000000000000",
-    }
-    return re.sub(r"\{(\w+)\}", lambda match: samples[match.group(1)], path)
+    return re.sub(r"\{(\w+)\}", lambda match: PATH_SAMPLES[match.group(1)], path)
 
 
 def new_key(client: TestClient, tenant: Tenant, *scopes: str, name: str = "k") -> dict[str, Any]:

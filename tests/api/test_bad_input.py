@@ -19,7 +19,7 @@ from httpx import Response
 from sqlalchemy import Engine
 
 from tests.conftest import Tenant, count_rows, make_tenant
-from tests.helpers import money, order, refund
+from tests.helpers import PATH_SAMPLES, money, order, refund
 
 PROBLEM_JSON = "application/problem+json"
 ANY = object()
@@ -659,7 +659,7 @@ REWARD_CASES: list[tuple[dict[str, Any], str]] = [
     ({"code_prefix": "save-"}, "code_prefix"),
     ({"code_length": 7}, "code_length"),
     ({"kind": "free_lunch"}, "kind"),
-    ({"stock": 3}, "stock"),
+    ({"stock": -1}, "stock"),
 ]
 
 
@@ -891,16 +891,6 @@ def test_malformed_json_is_422_with_the_body_as_field(
             problem = assert_problem(response, 422, "validation-failed", "body")
             assert [error["field"] for error in problem["errors"]] == ["body"]
 
-
-#: A sample value for each path parameter (a new parameter name must be added here).
-PATH_SAMPLES = {
-    "customer_id": "c1",
-    "order_id": "o1",
-    "reward_id": "rwd_0000000000000000",
-    "redemption_id": "rdm_0000000000000000",
-    "code": "SAVE-0000",
-    "key_id": "000000000000",
-}
 
 BAD_BODIES = [
     b"",

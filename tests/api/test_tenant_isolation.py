@@ -288,6 +288,23 @@ def _validate(w: World) -> None:
         "value": None,
         "expires_at": None,
     }
+    # against a cart, B's code takes nothing off A's cart either
+    body = {"code": w.code, "cart": {"subtotal": money(10_000)}}
+    check = _ok(w.as_a("POST", "/v1/coupons/validate", body))
+    assert (check["reason"], check["discount"]) == ("unknown_code", money(0))
+
+
+@probe("POST", "/v1/rewards/{reward_id}/codes")
+def _import_codes(w: World) -> None:
+    response = w.as_a("POST", f"/v1/rewards/{w.reward_id}/codes", {"codes": ["A-CODE-1"]})
+    assert_not_found(response, "reward_id")
+
+
+@probe("POST", "/v1/redemptions/{redemption_id}/fulfilment")
+def _fulfil(w: World) -> None:
+    body = {"status": "cancelled"}
+    response = w.as_a("POST", f"/v1/redemptions/{w.redemption_id}/fulfilment", body)
+    assert_not_found(response, "redemption_id")
 
 
 @probe("POST", "/v1/coupons/{code}/consume")
@@ -435,6 +452,21 @@ def _create_rule(w: World) -> None:
 @probe("POST", "/v1/event-types", writes=True)
 def _create_event_type(w: World) -> None:
     _ok(w.as_a("POST", "/v1/event-types", {"name": "b-quiz"}), 201)
+
+
+@probe("GET", "/v1/program-templates")
+def _list_templates(w: World) -> None:
+    names = [t["name"] for t in _ok(w.as_a("GET", "/v1/program-templates"))]
+    assert names == ["starter", "sporting-goods", "pharmacy", "beauty"]
+
+
+@probe("POST", "/v1/programs/from-template", writes=True)
+def _program_from_template(w: World) -> None:
+    # B's program code is free for A: codes are per tenant
+    body = {"template": "beauty", "code": "b-extra-2", "currency": "USD"}
+    assert _ok(w.as_a("POST", "/v1/programs/from-template", body), 201)["code"] == "b-extra-2"
+    program = _ok(w.as_a("GET", "/v1/program", **{"Patron-Program": "b-extra-2"}))
+    assert program["name"] == "Beauty"
 
 
 @probe("PATCH", "/v1/program", writes=True)

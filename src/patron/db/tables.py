@@ -121,8 +121,6 @@ members = Table(
     Column("last_name", String(200), nullable=True),
     Column("phone", String(32), nullable=True),
     Column("birthday", Date, nullable=True),
-    # A tier perk: one local date a year the member picked, on which their points multiply.
-    Column("chosen_day", Date, nullable=True),
     Column("locale", String(16), nullable=True),
     Column("tags", Json, nullable=False),
     Column("marketing_consent", Boolean, nullable=False),
@@ -296,16 +294,45 @@ rewards = Table(
     Column("public_id", String(32), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("kind", String(32), nullable=False),
-    Column("points_cost", BigInteger, nullable=False),
-    Column("value_amount", BigInteger, nullable=False),
+    # NULL for a variable reward, priced by `points_step`.
+    Column("points_cost", BigInteger, nullable=True),
+    # NULL for kinds without a money value (percent, free shipping, gift...) and variable rewards.
+    Column("value_amount", BigInteger, nullable=True),
     Column("currency", String(3), nullable=False),
     Column("code_prefix", String(16), nullable=False),
     Column("code_length", Integer, nullable=False),
     Column("validity_days", Integer, nullable=True),
     Column("active", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The catalogue code (tier `reward_prices` are keyed by it); NULL on rewards made before
+    # codes existed, which answer to their public id.
+    Column("code", String(64), nullable=True),
+    Column("description", Text, nullable=True),
+    # Kind-specific terms (see services/rewards_catalogue.py).
+    Column("percent", Integer, nullable=True),
+    Column("max_discount_amount", BigInteger, nullable=True),
+    Column("min_order_amount", BigInteger, nullable=True),
+    Column("applicable_skus", Json, nullable=True),
+    Column("sku", String(128), nullable=True),
+    Column("quantity", Integer, nullable=True),
+    Column("event_starts_at", UTCDateTime, nullable=True),
+    # Variable redemption: N x points_step points for N x value_step off.
+    Column("points_step", BigInteger, nullable=True),
+    Column("value_step_amount", BigInteger, nullable=True),
+    Column("min_points", BigInteger, nullable=True),
+    Column("max_points", BigInteger, nullable=True),
+    # Units left (NULL: unlimited); taken and given back under this row's lock.
+    Column("stock", BigInteger, nullable=True),
+    Column("per_member_limit", Integer, nullable=True),
+    Column("limit_period", String(16), nullable=True),
+    Column("tiers", Json, nullable=True),
+    Column("active_from", UTCDateTime, nullable=True),
+    Column("active_to", UTCDateTime, nullable=True),
+    Column("usable_from", UTCDateTime, nullable=True),
+    Column("code_source", String(16), nullable=False, server_default="generated"),
     CheckConstraint("points_cost > 0", name="points_cost_positive"),
     CheckConstraint("value_amount > 0", name="value_positive"),
+    Index("ix_rewards_program_code", "program_id", "code", unique=True),
 )
 
 redemptions = Table(
@@ -318,8 +345,10 @@ redemptions = Table(
     Column("member_id", Id, ForeignKey("members.id"), nullable=False),
     Column("reward_id", Id, ForeignKey("rewards.id"), nullable=False),
     Column("points", BigInteger, nullable=False),
-    Column("code", String(64), nullable=False),
-    Column("value_amount", BigInteger, nullable=False),
+    # NULL for a gift: it has a fulfilment record instead of a code.
+    Column("code", String(64), nullable=True),
+    # NULL for kinds without a money value.
+    Column("value_amount", BigInteger, nullable=True),
     Column("currency", String(3), nullable=False),
     Column("status", String(16), nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
@@ -327,9 +356,34 @@ redemptions = Table(
     Column("consumed_at", UTCDateTime, nullable=True),
     Column("consumed_order_id", String(128), nullable=True),
     Column("cancelled_at", UTCDateTime, nullable=True),
+    # Gifts: requested -> shipped -> delivered, or cancelled (NULL for other kinds).
+    Column("fulfilment_status", String(16), nullable=True),
+    Column("fulfilment_note", Text, nullable=True),
+    Column("fulfilment_updated_at", UTCDateTime, nullable=True),
     UniqueConstraint("tenant_id", "code", name="uq_redemptions_tenant_code"),
     CheckConstraint("status IN ('issued', 'consumed', 'cancelled')", name="status"),
     Index("ix_redemptions_member", "member_id"),
+)
+
+# Codes imported from the store platform for a reward with `code_source = 'pool'`; a
+# redemption takes the next unused one under the reward's row lock.
+reward_codes = Table(
+    "reward_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("reward_id", Id, ForeignKey("rewards.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("redemption_id", Id, ForeignKey("redemptions.id"), nullable=True),
+    Column("imported_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "code", name="uq_reward_codes_tenant_code"),
+    Index(
+        "ix_reward_codes_unused",
+        "reward_id",
+        "id",
+        postgresql_where=text("redemption_id IS NULL"),
+        sqlite_where=text("redemption_id IS NULL"),
+    ),
 )
 
 idempotency_keys = Table(
@@ -460,6 +514,18 @@ member_tiers = Table(
     Column("reason", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_member_tiers_program_ends", "program_id", "ends_at"),
+)
+
+# A tier perk: one local date a year the member picked, on which their points multiply.
+# One row per member and year, never changed once chosen.
+member_chosen_days = Table(
+    "member_chosen_days",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    _tenant(),
+    Column("day", Date, nullable=False),
+    Column("chosen_at", UTCDateTime, nullable=False),
 )
 
 # Entry rewards: granted once per tier per status period.

@@ -51,7 +51,7 @@ class UpdateMember(Strict):
         None, description="The member's day of the year on which a tier perk multiplies points"
     )
 
-    @field_validator("status", "tags", "marketing_consent")
+    @field_validator("status", "tags", "marketing_consent", "chosen_day")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Leave a field out to keep it; these cannot be cleared.

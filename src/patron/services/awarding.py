@@ -39,7 +39,9 @@ def award_action(
     ledger = MemberLedger(uow, program, member.id, now)  # locks the balance: limits hold
     earning = Earning(uow, program)
     level = tiers.traits(uow, program, [member.id]).get(member.id)
-    traits = MemberTraits.of(tuple(member.tags), level, member.chosen_day)
+    days = uow.members.chosen_days([member.id]).get(member.id, {}) if level else {}
+    day = tiers.chosen_day_in(days, facts.occurred_at, program)
+    traits = MemberTraits.of(tuple(member.tags), level, day)
     evaluation = earning.evaluate(member.id, facts, traits.facts())
     explanation: dict[str, Any] = {"points": evaluation.points, "rules": evaluation.explanation}
     if evaluation.points == 0:
@@ -80,9 +82,10 @@ def award_signup(
 ) -> None:
     """Fire the `signup` trigger for a member enrolled just now, if any rule may award it.
 
-    The enrolment is recorded as a `signup` event from source `patron` with the customer
-    id as source id, so it is awarded once; a store's own signup event (another source)
-    is a separate event, which a rule's lifetime limit keeps from paying twice."""
+    The enrolment is recorded as a `signup` event from source `patron` with source id
+    `<program>:<customer id>`, so it is awarded once per program; a store's own signup
+    event (another source) is a separate event, which a rule's lifetime limit keeps from
+    paying twice."""
     earning = Earning(uow, program)
     if not any(rule.spec.trigger is Trigger.SIGNUP for rule in earning.rules_at(now)):
         return
@@ -95,7 +98,7 @@ def award_signup(
         program_id=program.id,
         source=PATRON_SOURCE,
         type=Trigger.SIGNUP.value,
-        source_id=member.external_id,
+        source_id=f"{program.code}:{member.external_id}",
         brand_id=brand.id,
         payload={"customer_id": member.external_id},
         occurred_at=now,

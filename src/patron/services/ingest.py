@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from patron.db.uow import UnitOfWork
@@ -59,7 +59,6 @@ class _Item:
     points: int = 0
     base_points: int = 0
     tags: tuple[str, ...] = ()
-    chosen_day: date | None = None
     evaluation: Evaluation | None = None
     member_id: int = 0
     enrolled: bool = False
@@ -233,7 +232,7 @@ def _attach_members(
         member = members.get(customer)
         if member is not None:
             item.member_id, item.active = member.id, member.status == MemberStatus.ACTIVE.value
-            item.tags, item.chosen_day = tuple(member.tags), member.chosen_day
+            item.tags = tuple(member.tags)
         elif customer in new_ids:
             item.member_id = new_ids[customer]
             item.tags = tuple(item.order.customer.tags) if item.order.customer else ()
@@ -400,6 +399,7 @@ def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[
     member_ids = sorted({item.member_id for item in items})
     first_orders = uow.orders.first_order_ids(member_ids)
     levels = tiers.traits(uow, program, member_ids)
+    chosen = uow.members.chosen_days(member_ids) if levels else {}
     brands: dict[int, str] = {}
     for item in items:
         if item.brand_id not in brands:
@@ -413,7 +413,8 @@ def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[
             payload=item.order.model_dump(mode="json"),
             order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
         )
-        traits = MemberTraits.of(item.tags, levels.get(item.member_id), item.chosen_day)
+        day = tiers.chosen_day_in(chosen.get(item.member_id, {}), item.order.occurred_at, program)
+        traits = MemberTraits.of(item.tags, levels.get(item.member_id), day)
         evaluation = rules.evaluate(item.member_id, event, traits.facts())
         item.evaluation = evaluation
         item.points = evaluation.points

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row
@@ -82,15 +82,20 @@ def update_member(
     """Apply the fields given in `changes`; 404 for an unknown member."""
     member = require_member(uow, program, external_id)
     fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
-    if fields.get("chosen_day") is not None:
-        tiers.check_chosen_day(uow, program, member, fields["chosen_day"], now)
-    if fields:
-        uow.members.update(member.id, now, **fields)
+    chosen_day = fields.pop("chosen_day", None)
+    if chosen_day is not None:
+        tiers.choose_day(uow, program, member, chosen_day, now)
+        fields_changed = ["chosen_day"]
+    else:
+        fields_changed = []
+    if fields or fields_changed:
+        if fields:
+            uow.members.update(member.id, now, **fields)
         uow.outbox.add(
             tenant_id=program.tenant_id,
             program_id=program.id,
             type_="member.updated",
-            payload={"customer_id": external_id, "fields": sorted(fields)},
+            payload={"customer_id": external_id, "fields": sorted([*fields, *fields_changed])},
             now=now,
         )
     return member_view(uow, program, external_id, now)
@@ -133,10 +138,15 @@ def member_view(
             lifetime_earned=balance.lifetime_earned,
         ),
         tier=tiers.view(uow, program, member, now),
-        chosen_day=member.chosen_day,
+        chosen_day=_latest_chosen_day(uow, member.id),
         store_credit=store_credit.view(uow, program, member.id, now),
         recent_ledger=ledger_page(uow, member.id, before_id=None, limit=recent),
     )
+
+
+def _latest_chosen_day(uow: UnitOfWork, member_id: int) -> date | None:
+    days = uow.members.chosen_days([member_id]).get(member_id, {})
+    return days[max(days)] if days else None
 
 
 def ledger_page(

@@ -115,6 +115,33 @@ def reverse_for_refund(
     return plan.reversed
 
 
+def pay_reward(
+    uow: UnitOfWork,
+    program: Program,
+    member_id: int,
+    amount: int,
+    redemption_id: int,
+    api_key_id: int | None,
+    reward_id: str,
+    now: datetime,
+) -> None:
+    """Pay a store-credit reward into the wallet, available at once. The caller holds the
+    member's points balance (points before store credit)."""
+    ledger = MemberLedger(uow, program, member_id, now, STORE_CREDIT)
+    ledger.credit(
+        Credit(
+            member_id=member_id,
+            points=amount,
+            kind=TxKind.REDEEM,
+            source_account=program_account(program.id, "credit_rewards"),
+            occurred_at=now,
+            refs=Refs(redemption_id=redemption_id, api_key_id=api_key_id),
+            details={"reward_id": reward_id, "currency": program.currency},
+        )
+    )
+    ledger.save()
+
+
 def view(uow: UnitOfWork, program: Program, member_id: int, now: datetime) -> StoreCreditView:
     balance = balance_of(uow, member_id, now, STORE_CREDIT)
     return StoreCreditView(

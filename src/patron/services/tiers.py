@@ -18,6 +18,7 @@ from patron.domain.calendar import local_date
 from patron.domain.errors import Conflict, InvalidInput
 from patron.domain.ledger import TxKind, program_account
 from patron.domain.program import Program
+from patron.domain.rules.evaluation import fraction_text
 from patron.domain.tiers import (
     TierLadder,
     TierLevel,
@@ -59,19 +60,25 @@ def chosen_day_multiplier(level: TierLevel | None) -> Fraction:
     return Fraction(1)
 
 
-def check_chosen_day(
-    uow: UnitOfWork, program: Program, member: Any, day: date, now: datetime
-) -> None:
-    """A member may pick its day only with the perk, not in the past, and once a year."""
+def choose_day(uow: UnitOfWork, program: Program, member: Any, day: date, now: datetime) -> None:
+    """Record the member's chosen day of `day`'s year: only with the perk, not in the past,
+    and once a year (choosing the same day again changes nothing; another day is 409)."""
     level = traits(uow, program, [member.id]).get(member.id)
     if chosen_day_multiplier(level) == 1:
         raise InvalidInput("the member's tier has no chosen-day perk", field="chosen_day")
-    today = local_date(now, program.zone)
-    if day < today:
+    if day < local_date(now, program.zone):
         raise InvalidInput("the chosen day cannot be in the past", field="chosen_day")
-    current = member.chosen_day
-    if current is not None and current.year == day.year and current != day:
-        raise Conflict(f"a day is already chosen for {day.year}: {current}", field="chosen_day")
+    chosen = uow.members.chosen_days([member.id]).get(member.id, {}).get(day.year)
+    if chosen == day:
+        return
+    if chosen is not None:
+        raise Conflict(f"a day is already chosen for {day.year}: {chosen}", field="chosen_day")
+    uow.members.choose_day(program.tenant_id, member.id, day, now)
+
+
+def chosen_day_in(days: dict[int, date], instant: datetime, program: Program) -> date | None:
+    """The member's chosen day of the local year of `instant`."""
+    return days.get(local_date(instant, program.zone).year)
 
 
 def on_activity(uow: UnitOfWork, program: Program, member_ids: list[int], now: datetime) -> None:
@@ -86,6 +93,11 @@ def on_activity(uow: UnitOfWork, program: Program, member_ids: list[int], now: d
     for member_id in ids:
         row = current.get(member_id)
         level = upgrade(ladder, row.tier if row else None, values.get(member_id, 0))
+        if level is None and row is not None:
+            # Holding a level whose reward is yearly: due once in each period it is held.
+            held = ladder.level(row.tier)
+            _entry_reward(uow, program, ladder, member_id, held, now, enrolled[member_id])
+            continue
         if level is not None:
             ends_at = status_ends_at(ladder, now, enrolled[member_id], program.zone)
             _change(uow, program, member_id, row.tier if row else None, level, now, "upgrade")
@@ -175,7 +187,7 @@ def view(uow: UnitOfWork, program: Program, member: Any, now: datetime) -> TierV
     return TierView(
         current=level.code,
         name=level.name,
-        multiplier=str(level.multiplier),
+        multiplier=fraction_text(level.multiplier),
         perks=list(level.perks),
         metric=status.metric,
         metric_value=value,
@@ -214,10 +226,11 @@ def _entry_reward(
     enrolled_at: datetime,
 ) -> None:
     """Grant the level's entry reward once per level and qualification period."""
-    if level.entry_reward_points <= 0:
+    if level.entry_reward_points <= 0 or ladder.window is WindowKind.ROLLING_MONTHS:
         return
     start, _ = qualification_window(ladder, now, enrolled_at, program.zone)
-    period = "lifetime" if ladder.window is WindowKind.LIFETIME else start.date().isoformat()
+    local_start = local_date(start, program.zone).isoformat()
+    period = "lifetime" if ladder.window is WindowKind.LIFETIME else local_start
     if uow.tiers.entry_reward_granted(member_id, level.code, period):
         return
     ledger = MemberLedger(uow, program, member_id, now)

@@ -1,9 +1,9 @@
 """The `birthdays` job: on a member's birthday (in the program's time zone) Patron records
 a `birthday` event for it and awards the program's birthday rules.
 
-The event's source id is `<customer id>:<year>`, so a birthday is recorded once a year
-however often the job runs. Members born on 29 February celebrate on 28 February in other
-years. Programs without a birthday rule are skipped.
+The event's source id is `<program>:<customer id>:<year>`, so a birthday is recorded once
+a year and program however often the job runs. Members born on 29 February celebrate on
+28 February in other years. Programs without a birthday rule are skipped.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def award_birthdays(uow: UnitOfWork, program: Program, at: datetime, run: str) -
             program_id=program.id,
             source=PATRON_SOURCE,
             type=Trigger.BIRTHDAY.value,
-            source_id=f"{member.external_id}:{today.year}",
+            source_id=f"{program.code}:{member.external_id}:{today.year}",
             brand_id=brand.id,
             payload={"customer_id": member.external_id, "birthday": today.isoformat()},
             occurred_at=at,

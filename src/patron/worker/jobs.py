@@ -75,7 +75,8 @@ def run_job(engine: Engine, name: str, at: datetime) -> list[JobRun]:
     if job is None:
         raise NotFound(f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}", field="job")
     with UnitOfWork(engine, write=False) as uow:
-        ids = [int(row[0]) for row in uow.connection.execute(select(programs.c.id))]
+        query = select(programs.c.id).order_by(programs.c.id)
+        ids = [int(row[0]) for row in uow.connection.execute(query)]
     return [_run_for(engine, job, program_id, at) for program_id in ids]
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from patron.db.insert_or_nothing import insert_or_nothing
-from patron.db.tables import member_balances, members
+from patron.db.tables import member_balances, member_chosen_days, members
 from patron.domain.member import Balance
 
 _INSERT_MEMBER = insert(members)
@@ -109,6 +109,25 @@ class MemberRepository:
             "lifetime_earned": 0,
         }
         self._c.execute(statement, params)
+
+    def chosen_days(self, member_ids: list[int]) -> dict[int, dict[int, date]]:
+        """Each member's chosen days, by year."""
+        if not member_ids:
+            return {}
+        query = select(
+            member_chosen_days.c.member_id, member_chosen_days.c.year, member_chosen_days.c.day
+        ).where(member_chosen_days.c.member_id.in_(member_ids))
+        found: dict[int, dict[int, date]] = {}
+        for member_id, year, day in self._c.execute(query):
+            found.setdefault(int(member_id), {})[int(year)] = day
+        return found
+
+    def choose_day(self, tenant_id: int, member_id: int, day: date, now: datetime) -> None:
+        self._c.execute(
+            insert(member_chosen_days).values(
+                member_id=member_id, year=day.year, tenant_id=tenant_id, day=day, chosen_at=now
+            )
+        )
 
     def get(self, program_id: int, external_id: str) -> Row[Any] | None:
         params = {"program_id": program_id, "external_id": external_id}

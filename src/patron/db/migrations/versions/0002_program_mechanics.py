@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 02:02:19.821524
+Create Date: 2026-11-23 02:29:13.302014
 """
 
 from __future__ import annotations
@@ -141,6 +141,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("rule_id", "version", name="uq_earning_rule_versions_rule_version"),
     )
     op.create_table(
+        "member_chosen_days",
+        sa.Column(
+            "member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("chosen_at", patron.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_member_chosen_days_member_id_members")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_member_chosen_days_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("member_id", "year", name=op.f("pk_member_chosen_days")),
+    )
+    op.create_table(
         "member_tiers",
         sa.Column(
             "member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -171,6 +190,48 @@ def upgrade() -> None:
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
         batch_op.create_index(
             "ix_member_tiers_program_ends", ["program_id", "ends_at"], unique=False
+        )
+
+    op.create_table(
+        "reward_codes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "reward_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column(
+            "redemption_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("imported_at", patron.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["redemption_id"],
+            ["redemptions.id"],
+            name=op.f("fk_reward_codes_redemption_id_redemptions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["reward_id"], ["rewards.id"], name=op.f("fk_reward_codes_reward_id_rewards")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_reward_codes_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reward_codes")),
+        sa.UniqueConstraint("tenant_id", "code", name="uq_reward_codes_tenant_code"),
+    )
+    with op.batch_alter_table("reward_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reward_codes_unused",
+            ["reward_id", "id"],
+            unique=False,
+            postgresql_where=sa.text("redemption_id IS NULL"),
+            sqlite_where=sa.text("redemption_id IS NULL"),
         )
 
     op.create_table(
@@ -308,9 +369,6 @@ def upgrade() -> None:
             sqlite_where=sa.text("state = 'pending'"),
         )
 
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("chosen_day", sa.Date(), nullable=True))
-
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("credit_awarded", sa.BigInteger(), server_default="0", nullable=False)
@@ -338,11 +396,105 @@ def upgrade() -> None:
             sa.Column("rules_revision", sa.Integer(), server_default="0", nullable=False)
         )
 
+    with op.batch_alter_table("redemptions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fulfilment_status", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("fulfilment_note", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "fulfilment_updated_at", patron.db.types.UTCDateTime(timezone=True), nullable=True
+            )
+        )
+        batch_op.alter_column("code", existing_type=sa.VARCHAR(length=64), nullable=True)
+        batch_op.alter_column("value_amount", existing_type=sa.BIGINT(), nullable=True)
+
+    with op.batch_alter_table("rewards", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("code", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("percent", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("max_discount_amount", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("min_order_amount", sa.BigInteger(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "applicable_skus",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
+        batch_op.add_column(sa.Column("sku", sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column("quantity", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("event_starts_at", patron.db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(sa.Column("points_step", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("value_step_amount", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("min_points", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("max_points", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("stock", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("per_member_limit", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("limit_period", sa.String(length=16), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "tiers",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
+        batch_op.add_column(
+            sa.Column("active_from", patron.db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("active_to", patron.db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("usable_from", patron.db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "code_source", sa.String(length=16), server_default="generated", nullable=False
+            )
+        )
+        batch_op.alter_column("points_cost", existing_type=sa.BIGINT(), nullable=True)
+        batch_op.alter_column("value_amount", existing_type=sa.BIGINT(), nullable=True)
+        batch_op.create_index("ix_rewards_program_code", ["program_id", "code"], unique=True)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("rewards", schema=None) as batch_op:
+        batch_op.drop_index("ix_rewards_program_code")
+        batch_op.alter_column("value_amount", existing_type=sa.BIGINT(), nullable=False)
+        batch_op.alter_column("points_cost", existing_type=sa.BIGINT(), nullable=False)
+        batch_op.drop_column("code_source")
+        batch_op.drop_column("usable_from")
+        batch_op.drop_column("active_to")
+        batch_op.drop_column("active_from")
+        batch_op.drop_column("tiers")
+        batch_op.drop_column("limit_period")
+        batch_op.drop_column("per_member_limit")
+        batch_op.drop_column("stock")
+        batch_op.drop_column("max_points")
+        batch_op.drop_column("min_points")
+        batch_op.drop_column("value_step_amount")
+        batch_op.drop_column("points_step")
+        batch_op.drop_column("event_starts_at")
+        batch_op.drop_column("quantity")
+        batch_op.drop_column("sku")
+        batch_op.drop_column("applicable_skus")
+        batch_op.drop_column("min_order_amount")
+        batch_op.drop_column("max_discount_amount")
+        batch_op.drop_column("percent")
+        batch_op.drop_column("description")
+        batch_op.drop_column("code")
+
+    with op.batch_alter_table("redemptions", schema=None) as batch_op:
+        batch_op.alter_column("value_amount", existing_type=sa.BIGINT(), nullable=False)
+        batch_op.alter_column("code", existing_type=sa.VARCHAR(length=64), nullable=False)
+        batch_op.drop_column("fulfilment_updated_at")
+        batch_op.drop_column("fulfilment_note")
+        batch_op.drop_column("fulfilment_status")
+
     with op.batch_alter_table("programs", schema=None) as batch_op:
         batch_op.drop_column("rules_revision")
         batch_op.drop_column("tiers")
@@ -351,9 +503,6 @@ def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_column("credit_reversed")
         batch_op.drop_column("credit_awarded")
-
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_column("chosen_day")
 
     with op.batch_alter_table("lots", schema=None) as batch_op:
         batch_op.drop_index(
@@ -377,10 +526,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_rule_awards_usage")
 
     op.drop_table("rule_awards")
+    with op.batch_alter_table("reward_codes", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_reward_codes_unused",
+            postgresql_where=sa.text("redemption_id IS NULL"),
+            sqlite_where=sa.text("redemption_id IS NULL"),
+        )
+
+    op.drop_table("reward_codes")
     with op.batch_alter_table("member_tiers", schema=None) as batch_op:
         batch_op.drop_index("ix_member_tiers_program_ends")
 
     op.drop_table("member_tiers")
+    op.drop_table("member_chosen_days")
     op.drop_table("earning_rule_versions")
     op.drop_table("job_runs")
     op.drop_table("event_types")
