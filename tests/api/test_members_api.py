@@ -52,6 +52,8 @@ def test_enrol_returns_the_member_and_writes_it_with_an_event(
         "updated_at": "2026-03-01T12:00:00Z",
         "balance": ZERO,
         "tier": None,
+        "chosen_day": None,
+        "store_credit": {"currency": "USD", "available": 0, "pending": 0, "lifetime_earned": 0},
         "recent_ledger": [],
     }
     # one member, its balance row, and a member.enrolled event in the outbox

@@ -94,12 +94,15 @@ def move(
             "AND b.member_id IN (SELECT member_id FROM moving) ORDER BY b.member_id FOR UPDATE"
         )
         c.execute(text(lock), bound)
-        still_due = f"SELECT d.lot_id FROM ({due_lots}) d"
-        c.execute(sql(f"DELETE FROM moving WHERE lot_id NOT IN ({still_due})", bound), bound)
-        refresh = (
-            f"UPDATE moving SET amount = (SELECT {movement.amount} FROM lots l "
-            "WHERE l.id = moving.lot_id)"
+        # NOT EXISTS (an anti-join), never NOT IN: NOT IN over a million ids that do not
+        # fit in work_mem is rescanned for every row.
+        gone = (
+            "DELETE FROM moving WHERE NOT EXISTS (SELECT 1 FROM lots l JOIN members m "
+            "ON m.id = l.member_id WHERE l.id = moving.lot_id AND l.asset = :asset "
+            f"AND ({movement.due}))"
         )
+        c.execute(sql(gone, bound), bound)
+        refresh = f"UPDATE moving SET amount = {movement.amount} FROM lots l WHERE l.id = lot_id"
         c.execute(text(refresh))
         c.execute(text("ANALYZE moving"))
     totals = c.execute(
@@ -124,46 +127,73 @@ def sql(statement: str, bound: dict[str, object]) -> TextClause:
 
 
 def _write(c: Connection, movement: Movement, bound: dict[str, object], postgres: bool) -> None:
+    """The ledger rows of the moving lots: one transaction per member (their ids kept in
+    the temporary table `moved`, so every later statement joins on a primary key), two
+    postings per lot, then lots, balances and one outbox row per member."""
+
     def run(statement: str, params: dict[str, object]) -> None:
         c.execute(sql(statement, params), params)
 
+    c.execute(text("DROP TABLE IF EXISTS moved"))
+    c.execute(
+        text(
+            "CREATE TEMPORARY TABLE moved "
+            "(member_id BIGINT PRIMARY KEY, amount BIGINT NOT NULL, tx_id BIGINT)"
+        )
+    )
+    c.execute(
+        text(
+            "INSERT INTO moved (member_id, amount) SELECT member_id, sum(amount) FROM moving "
+            "GROUP BY member_id HAVING sum(amount) > 0"
+        )
+    )
     details = "CAST(:details AS JSONB)" if postgres else ":details"
-    run(
+    insert_transactions = (
         "INSERT INTO ledger_transactions "
         "(tenant_id, program_id, member_id, kind, reason, details, occurred_at, created_at) "
         f"SELECT :tenant_id, :program_id, member_id, :kind, :reason, {details}, :at, :now "
-        "FROM moving GROUP BY member_id HAVING sum(amount) > 0",
-        bound | {"kind": movement.kind, "details": json.dumps({"job": movement.kind})},
+        "FROM moved"
     )
+    tx_params = bound | {"kind": movement.kind, "details": json.dumps({"job": movement.kind})}
+    if postgres:
+        run(
+            f"WITH created AS ({insert_transactions} RETURNING id, member_id) "
+            "UPDATE moved SET tx_id = created.id FROM created "
+            "WHERE moved.member_id = created.member_id",
+            tx_params,
+        )
+        c.execute(text("ANALYZE moved"))
+    else:  # no data-modifying WITH: find the new transactions by the run's reason
+        run(insert_transactions, tx_params)
+        run(
+            "UPDATE moved SET tx_id = t.id FROM ledger_transactions t WHERE "
+            "t.member_id = moved.member_id AND t.program_id = :program_id AND t.reason = :reason",
+            bound,
+        )
     to_lot = "mv.lot_id, mv.member_id" if movement.to_lot else "NULL, NULL"
-    joined = (
-        "FROM moving mv JOIN ledger_transactions t ON t.member_id = mv.member_id "
-        "AND t.program_id = :program_id AND t.reason = :reason WHERE mv.amount > 0"
-    )
+    joined = "FROM moving mv JOIN moved d ON d.member_id = mv.member_id WHERE mv.amount > 0"
     run(
         "INSERT INTO ledger_entries "
         "(transaction_id, tenant_id, account, asset, amount, lot_id, member_id) "
-        f"SELECT t.id, :tenant_id, 'member:' || mv.member_id || '{movement.from_suffix}', "
+        f"SELECT d.tx_id, :tenant_id, 'member:' || mv.member_id || '{movement.from_suffix}', "
         f":asset, -mv.amount, mv.lot_id, mv.member_id {joined} "
-        f"UNION ALL SELECT t.id, :tenant_id, {movement.to_account}, :asset, mv.amount, "
+        f"UNION ALL SELECT d.tx_id, :tenant_id, {movement.to_account}, :asset, mv.amount, "
         f"{to_lot} {joined}",
         bound,
     )
-    run(f"UPDATE lots SET {movement.lot_update} WHERE id IN (SELECT lot_id FROM moving)", bound)
-    moved = "(SELECT sum(mv.amount) FROM moving mv WHERE mv.member_id = member_balances.member_id)"
+    run(f"UPDATE lots SET {movement.lot_update} FROM moving mv WHERE lots.id = mv.lot_id", bound)
     run(
-        f"UPDATE member_balances SET {movement.balance_update.replace('moved', moved)} "
-        f"WHERE asset = :asset AND member_id IN (SELECT member_id FROM moving)",
+        f"UPDATE member_balances SET {movement.balance_update.replace('moved', 'd.amount')} "
+        "FROM moved d WHERE member_balances.member_id = d.member_id "
+        "AND member_balances.asset = :asset",
         bound,
     )
     builder = "jsonb_build_object" if postgres else "json_object"
     run(
         "INSERT INTO outbox (tenant_id, program_id, type, payload, created_at) "
         f"SELECT :tenant_id, :program_id, :event_type, {builder}('customer_id', m.external_id, "
-        "'points', s.points, 'transaction_id', t.id), :now FROM "
-        "(SELECT member_id, sum(amount) AS points FROM moving GROUP BY member_id "
-        "HAVING sum(amount) > 0) s JOIN members m ON m.id = s.member_id "
-        "JOIN ledger_transactions t ON t.member_id = s.member_id "
-        "AND t.program_id = :program_id AND t.reason = :reason",
+        "'points', d.amount, 'transaction_id', d.tx_id), :now "
+        "FROM moved d JOIN members m ON m.id = d.member_id",
         bound | {"event_type": movement.event_type},
     )
+    c.execute(text("DROP TABLE moved"))
