@@ -110,9 +110,7 @@ def adjust(customer_id: CustomerId, adjustment: AdjustmentIn, ctx: Ctx) -> JSONR
 )
 def redeem(customer_id: CustomerId, spec: RedeemIn, ctx: Ctx) -> JSONResponse:
     return ctx.write(
-        lambda uow, prog: redemptions.redeem(
-            uow, ctx.caller, prog, customer_id, spec, ctx.now
-        ),
+        lambda uow, prog: redemptions.redeem(uow, ctx.caller, prog, customer_id, spec, ctx.now),
         body=spec,
     )
 
