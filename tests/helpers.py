@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
+
+from patron.services.verify import verify
 from tests.conftest import START
 
 #: A sample value for each path parameter of the API (a new parameter name must be added
@@ -18,6 +21,13 @@ PATH_SAMPLES = {
     "key_id": "000000000000",
     "spend_id": "scs_0000000000000000",
 }
+
+
+def assert_ledger_ok(engine: Engine) -> None:
+    """`patron verify` over the whole database: the ledger balances and matches."""
+    with engine.connect() as connection:
+        report = verify(connection)
+    assert report.ok, report.problems
 
 
 def money(amount: int, currency: str = "USD") -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -36,6 +37,13 @@ app.add_typer(jobs_app, name="jobs")
 programs_app = typer.Typer(help="Programs of a tenant.", no_args_is_help=True)
 app.add_typer(programs_app, name="programs")
 console = Console()
+T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from patron.services.context import Caller
 
 
 def _now() -> datetime:
@@ -46,9 +54,37 @@ def _engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
+
+
+def _as_operator(tenant: str, step: Callable[[UnitOfWork, Caller], T]) -> T:
+    """Run `step` for tenant `tenant` as the operator (every scope), in one committed unit
+    of work; exit 2 with the message if the tenant is unknown or the step is refused."""
+    from patron.services.context import Caller, Scope
+
+    with UnitOfWork(_engine()) as uow:
+        row = uow.tenants.get_by_name(tenant)
+        if row is None:
+            _fail(f"no tenant {tenant!r}")
+        caller = Caller(tenant_id=row.id, api_key_id=None, scopes=frozenset(Scope))
+        try:
+            result = step(uow, caller)
+        except DomainError as error:
+            _fail(error.detail)
+        uow.commit()
+    return result
+
+
+def _parsed(build: Callable[[], M]) -> M:
+    """`build()` of a pydantic model; exit 2 with the validation message if it fails."""
+    from pydantic import ValidationError
+
+    try:
+        return build()
+    except ValidationError as error:
+        _fail(str(error))
 
 
 @db_app.command("upgrade")
@@ -152,31 +188,17 @@ def programs_create(
     name: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create a ready program from a template: settings, tiers, earning rules, rewards."""
-    from pydantic import ValidationError
-
     from patron.schemas.programs import TemplateIn
-    from patron.services.context import Caller, Scope
     from patron.services.templates import create_from_template
 
-    try:
-        spec = TemplateIn(
+    spec = _parsed(
+        lambda: TemplateIn(
             template=template, code=code, name=name, currency=currency, time_zone=time_zone
         )
-    except ValidationError as error:
-        _fail(str(error))
-        return
-    with UnitOfWork(_engine()) as uow:
-        row = uow.tenants.get_by_name(tenant)
-        if row is None:
-            _fail(f"no tenant {tenant!r}")
-            return
-        caller = Caller(tenant_id=row.id, api_key_id=None, scopes=frozenset(Scope))
-        try:
-            program = create_from_template(uow, caller, spec, _now())
-        except DomainError as error:
-            _fail(error.detail)
-            return
-        uow.commit()
+    )
+    program = _as_operator(
+        tenant, lambda uow, caller: create_from_template(uow, caller, spec, _now())
+    )
     console.print(f"created program {program.code!r} from template {template!r}")
 
 
@@ -269,19 +291,17 @@ def keys_create(
     """Create an API key for a tenant; the key is printed once."""
     from patron.services.tenants import create_key, parse_scopes
 
-    with UnitOfWork(_engine()) as uow:
-        row = uow.tenants.get_by_name(tenant)
-        if row is None:
-            _fail(f"no tenant {tenant!r}")
-            return
-        try:
-            key = create_key(
-                uow, row.id, scopes=parse_scopes(scopes), name=name, now=_now(), brand_code=brand
-            )
-        except DomainError as error:
-            _fail(error.detail)
-            return
-        uow.commit()
+    key = _as_operator(
+        tenant,
+        lambda uow, caller: create_key(
+            uow,
+            caller.tenant_id,
+            scopes=parse_scopes(scopes),
+            name=name,
+            now=_now(),
+            brand_code=brand,
+        ),
+    )
     console.print(key.token)
 
 
@@ -290,46 +310,18 @@ def keys_revoke(tenant: Annotated[str, typer.Option()], key_id: str) -> None:
     """Revoke a key by its id (the middle part of ptn_<id>_<secret>)."""
     from patron.services.tenants import revoke_key
 
-    with UnitOfWork(_engine()) as uow:
-        row = uow.tenants.get_by_name(tenant)
-        if row is None:
-            _fail(f"no tenant {tenant!r}")
-            return
-        try:
-            revoke_key(uow, row.id, key_id, _now())
-        except DomainError as error:
-            _fail(error.detail)
-            return
-        uow.commit()
+    _as_operator(tenant, lambda uow, caller: revoke_key(uow, caller.tenant_id, key_id, _now()))
     console.print(f"key {key_id} revoked")
 
 
 @brands_app.command("create")
 def brands_create(tenant: Annotated[str, typer.Option()], code: str, name: str) -> None:
     """Add a brand (a store or partner) to a tenant."""
-    from pydantic import ValidationError
-
     from patron.schemas.brands import BrandIn
     from patron.services.brands import create_brand
-    from patron.services.context import Caller, Scope
 
-    try:
-        spec = BrandIn(code=code, name=name)
-    except ValidationError as error:
-        _fail(str(error))
-        return
-    with UnitOfWork(_engine()) as uow:
-        row = uow.tenants.get_by_name(tenant)
-        if row is None:
-            _fail(f"no tenant {tenant!r}")
-            return
-        caller = Caller(tenant_id=row.id, api_key_id=None, scopes=frozenset(Scope))
-        try:
-            create_brand(uow, caller, spec, _now())
-        except DomainError as error:
-            _fail(error.detail)
-            return
-        uow.commit()
+    spec = _parsed(lambda: BrandIn(code=code, name=name))
+    _as_operator(tenant, lambda uow, caller: create_brand(uow, caller, spec, _now()))
     console.print(f"brand {code!r} added to {tenant!r}")
 
 

@@ -10,10 +10,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from patron.services.verify import verify
 from patron.worker.jobs import run_job
 from tests.conftest import Clock, Tenant, count_rows, make_tenant
-from tests.helpers import money, order, refund
+from tests.helpers import assert_ledger_ok, money, order, refund
 
 CASHBACK: dict[str, Any] = {
     "code": "cashback",
@@ -32,12 +31,6 @@ def _with_rule(client: TestClient, tenant: Tenant, **award: Any) -> None:
 def _wallet(client: TestClient, tenant: Tenant, customer: str = "c1") -> dict[str, Any]:
     member = client.get(f"/v1/members/{customer}", headers=tenant.headers).json()
     return {"credit": member["store_credit"], "points": member["balance"]}
-
-
-def _verified(engine: Engine) -> None:
-    with engine.connect() as connection:
-        report = verify(connection)
-    assert report.ok, report.problems
 
 
 def test_cashback_is_issued_refunded_spent_and_never_mixed_with_points(
@@ -66,7 +59,7 @@ def test_cashback_is_issued_refunded_spent_and_never_mixed_with_points(
     second = client.post("/v1/refunds", json=body, headers=tenant.headers).json()
     assert first["store_credit_reversed"] + second["store_credit_reversed"] == 246
     assert _wallet(client, tenant)["credit"]["available"] == 0
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_spend_and_give_back_at_checkout(
@@ -117,7 +110,7 @@ def test_spend_and_give_back_at_checkout(
     # and the spend reads back as it is
     seen = client.get(f"/v1/store-credit/spends/{spent['id']}", headers=tenant.headers).json()
     assert (seen["amount"], seen["refunded"], seen["customer_id"]) == (750, 750, "c1")
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_quarterly_cashback_accumulates_and_is_issued_at_quarter_end(
@@ -142,7 +135,7 @@ def test_quarterly_cashback_accumulates_and_is_issued_at_quarter_end(
     assert issued[0].result == {"members": 1, "lots": 2, "points": 150}
     clock.now = datetime(2026, 4, 1, tzinfo=UTC)
     assert _wallet(client, tenant)["credit"]["available"] == 150
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_an_unknown_spend_is_404_and_a_blocked_member_cannot_spend(

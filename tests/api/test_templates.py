@@ -17,10 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from patron.db.tables import outbox
-from patron.services.verify import verify
 from patron.worker.jobs import JobRun, run_job
 from tests.conftest import Clock, Tenant, count_rows
-from tests.helpers import money, order, refund
+from tests.helpers import assert_ledger_ok, money, order, refund
 
 #: A generated coupon code: Crockford base32 symbols (no I, L, O, U) after the prefix.
 CODE_SYMBOLS = "[0-9A-HJKMNP-TV-Z]"
@@ -127,12 +126,6 @@ def _outbox(engine: Engine, type_: str) -> list[dict[str, Any]]:
     query = select(outbox.c.payload).where(outbox.c.type == type_).order_by(outbox.c.id)
     with engine.connect() as connection:
         return [row.payload for row in connection.execute(query)]
-
-
-def _verified(engine: Engine) -> None:
-    with engine.connect() as connection:
-        report = verify(connection)
-    assert report.ok, report.problems
 
 
 # -- starter ---------------------------------------------------------------------------
@@ -275,7 +268,7 @@ def test_starter_year_pending_tiers_redemption_expiry_and_year_end(
         ("c2", None, "silver", "upgrade"),
         ("c1", "gold", "silver", "downgrade"),
     ]
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 # -- sporting goods ----------------------------------------------------------------------
@@ -423,7 +416,7 @@ def test_sporting_goods_gold_reward_chosen_day_and_gold_kept_next_year(
     # and c2, no longer Gold, cannot pick a day in 2028
     refused = _choose(client, tpe, "2028-06-01", "c2")
     assert (refused.status_code, refused.json()["field"]) == (422, "chosen_day")
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_sporting_goods_gold_gets_its_1000_points_in_each_year_it_is_gold(
@@ -621,7 +614,7 @@ def test_pharmacy_quarterly_cashback_refund_spend_birthday_and_beauty_club(
     assert _wallet(client, paris) == (100 + 140 + 59 + 150 + 140, 0)
     # and in all that time store credit and points never mixed
     assert _points(client, paris) == (500, 0)
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 # -- beauty ------------------------------------------------------------------------------
@@ -693,7 +686,7 @@ def test_beauty_points_birthday_and_ten_off_per_hundred_points(
     clock.now = _utc(2027, 3, 15)
     assert _points(client, syd) == (125, 0)
     assert _member(client, syd)["balance"]["lifetime_earned"] == 45 + 100 + 60 + 120 + 100
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 # -- listing and creating ----------------------------------------------------------------

@@ -12,10 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, select
 
 from patron.db.tables import events, job_runs
-from patron.services.verify import verify
 from patron.worker.jobs import JobRun, run_job
 from tests.conftest import Clock, Tenant, count_rows, make_tenant
-from tests.helpers import order
+from tests.helpers import assert_ledger_ok, order
 
 
 def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -79,12 +78,6 @@ def _birthday_events(engine: Engine) -> list[tuple[str, str]]:
         return [(row.source_id.split(":", 1)[1], row.payload["birthday"]) for row in rows]
 
 
-def _verified(engine: Engine) -> None:
-    with engine.connect() as connection:
-        report = verify(connection)
-    assert report.ok, report.problems
-
-
 # -- birthdays ---------------------------------------------------------------------------
 
 
@@ -129,7 +122,7 @@ def test_birthdays_come_at_local_midnight_in_each_programs_time_zone(
         ("june9:2026", "2026-06-09"),
         ("june9:2026", "2026-06-09"),
     ]
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_a_29_february_birthday_is_on_28_february_except_in_leap_years(
@@ -237,7 +230,7 @@ def test_one_run_per_local_day_and_one_birthday_per_member_and_year(
     assert _birthday_events(engine) == [("c1:2026", "2026-06-10"), ("c1:2027", "2027-08-20")]
     clock.now = _utc(2027, 8, 21)
     assert _available(client, tpe, "c1") == 200
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_a_customer_in_two_programs_of_a_tenant_gets_each_programs_birthday(
@@ -318,7 +311,7 @@ def test_the_chosen_day_is_the_local_date_of_each_program(
     }
     # and at 04:00 UTC, 16 July in New York too
     assert _pay(client, ny, clock, "ny-c", _utc(2026, 7, 16, 4), 10_000)["points"] == 100
-    _verified(engine)
+    assert_ledger_ok(engine)
 
 
 def test_the_chosen_day_multiplies_base_tier_and_rule_points_but_not_store_credit(

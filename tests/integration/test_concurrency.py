@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from patron.services.verify import verify
 from tests.conftest import Tenant
-from tests.helpers import money, order
+from tests.helpers import assert_ledger_ok, money, order
 
 
 def _post_all(
@@ -24,12 +23,6 @@ def _post_all(
             pool.submit(httpx.post, url, json=body, headers=headers, timeout=60) for body in bodies
         ]
         return [future.result() for future in futures]
-
-
-def _ledger_ok(engine: Engine) -> None:
-    with engine.connect() as connection:
-        report = verify(connection)
-    assert report.ok, report.problems
 
 
 def test_fifty_redemptions_race_for_ten_rewards(
@@ -59,7 +52,7 @@ def test_fifty_redemptions_race_for_ten_rewards(
     assert len(codes) == 10
     member = httpx.get(f"{live_server}/v1/members/racer", headers=headers).json()
     assert member["balance"] == {"available": 0, "pending": 0, "debt": 0, "lifetime_earned": 1000}
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
 
 
 def test_same_order_ten_times_at_once_credits_once(
@@ -77,7 +70,7 @@ def test_same_order_ten_times_at_once_credits_once(
     member = httpx.get(f"{live_server}/v1/members/twin", headers=tenant.headers).json()
     assert member["balance"]["available"] == 51
     assert [tx["kind"] for tx in member["recent_ledger"]] == ["earn"]
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
 
 
 def test_first_orders_of_new_customers_race_to_enrol(
@@ -91,7 +84,7 @@ def test_first_orders_of_new_customers_race_to_enrol(
     assert sum(r.json()["member_enrolled"] for r in responses) == 1
     member = httpx.get(f"{live_server}/v1/members/newcomer", headers=tenant.headers).json()
     assert member["balance"]["available"] == 80
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
 
 
 def test_same_idempotency_key_at_once_runs_once(
@@ -112,7 +105,7 @@ def test_same_idempotency_key_at_once_runs_once(
     assert len({r.json()["id"] for r in responses}) == 1
     member = httpx.get(f"{live_server}/v1/members/k", headers=tenant.headers).json()
     assert member["balance"]["available"] == 57
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
 
 
 def test_overlapping_batches_at_once_neither_deadlock_nor_double_credit(
@@ -136,4 +129,4 @@ def test_overlapping_batches_at_once_neither_deadlock_nor_double_credit(
         member = httpx.get(f"{live_server}/v1/members/c{customer}", headers=tenant.headers).json()
         total += member["balance"]["available"]
     assert total == 1_400
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)

@@ -18,10 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from patron.db.tables import expiry_reminders, job_runs, lots, members, outbox
-from patron.services.verify import verify
 from patron.worker.jobs import JobRun, run_all, run_job
 from tests.conftest import Clock, Tenant, make_tenant
-from tests.helpers import money, order
+from tests.helpers import assert_ledger_ok, money, order
 
 TAIPEI = "Asia/Taipei"
 NEW_YORK = "America/New_York"
@@ -42,17 +41,11 @@ def utc(*parts: int) -> datetime:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _ledger_ok(engine: Engine) -> None:
-    with engine.connect() as connection:
-        report = verify(connection)
-    assert report.ok, report.problems
-
-
 def _run(engine: Engine, name: str, at: datetime) -> JobRun:
     """Run job `name` as of `at` for the one program there is; the ledger must verify."""
     runs = run_job(engine, name, at)
     assert len(runs) == 1, runs
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     return runs[0]
 
 
@@ -271,7 +264,7 @@ def test_one_round_of_every_job_releases_then_expires_what_was_never_released(
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     # when the worker's first round runs at their expiry instant
     runs = {run.job: run for run in run_all(engine, TAIPEI_EXPIRY)}
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     # then release runs before expiry: the points are released, then expired
     assert [job for job in runs if job in {"release", "expire", "remind"}] == [
         "release",

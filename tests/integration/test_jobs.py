@@ -24,11 +24,10 @@ from sqlalchemy import Engine, event, func, select
 
 from patron.db.tables import job_runs, ledger_transactions, lots, member_balances, members, outbox
 from patron.domain.errors import NotFound
-from patron.services.verify import verify
 from patron.worker import jobs
 from patron.worker.jobs import JobRun, run_all, run_job
 from tests.conftest import START, Clock, Tenant, count_rows, make_tenant
-from tests.helpers import money, order, refund
+from tests.helpers import assert_ledger_ok, money, order, refund
 
 TAIPEI = "Asia/Taipei"
 NEW_YORK = "America/New_York"
@@ -48,17 +47,11 @@ def utc(*parts: int) -> datetime:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _ledger_ok(engine: Engine) -> None:
-    with engine.connect() as connection:
-        report = verify(connection)
-    assert report.ok, report.problems
-
-
 def _run(engine: Engine, name: str, at: datetime) -> JobRun:
     """Run job `name` as of `at` for the one program there is; the ledger must verify."""
     runs = run_job(engine, name, at)
     assert len(runs) == 1, runs
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     return runs[0]
 
 
@@ -388,7 +381,7 @@ def test_the_period_is_the_local_day_of_each_program(
 
     def periods(at: datetime) -> dict[str, tuple[str, bool]]:
         runs = run_job(engine, "remind", at)
-        _ledger_ok(engine)
+        assert_ledger_ok(engine)
         return {run.program: (run.period, run.ran) for run in runs}
 
     # 2027-04-01T15:00Z is 23:00 on 04-01 in Taipei and 11:00 on 04-01 in New York
@@ -450,7 +443,7 @@ def test_a_failed_run_is_rolled_back_with_its_claim_and_retried(
         run_job(engine, "remind", at)
     # then neither the claim nor the work was kept
     assert count_rows(engine) == rows
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     # and the next run of the same period does the work, once
     monkeypatch.setitem(jobs.JOBS, "remind", job)
     retried = _run(engine, "remind", at + timedelta(hours=1))
@@ -470,7 +463,7 @@ def test_a_program_without_anything_due_runs_every_job_and_writes_only_the_runs(
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     rows = count_rows(engine)
     runs = run_all(engine, EARNED + timedelta(days=1))
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     points_jobs = [run.job for run in runs if run.job in {"release", "expire", "remind"}]
     assert points_jobs == ["release", "expire", "remind"]
     assert all(run.ran for run in runs)
@@ -532,7 +525,7 @@ def test_two_workers_expiring_the_same_day_at_once_expire_once(
     with pg.connect() as connection:
         left = connection.execute(select(func.sum(member_balances.c.available))).scalar_one()
     assert left == 0
-    _ledger_ok(pg)
+    assert_ledger_ok(pg)
 
 
 @pytest.mark.postgres_only
@@ -550,7 +543,7 @@ def test_four_workers_running_every_job_at_once_run_each_once(
     by_job = {run.job: run.result for run in ran}
     assert by_job["release"] == {"members": 200, "lots": 200, "points": 20_000}
     assert by_job["expire"] == {"members": 200, "lots": 200, "points": 20_000}
-    _ledger_ok(pg)
+    assert_ledger_ok(pg)
 
 
 @pytest.mark.postgres_only
@@ -622,7 +615,7 @@ def test_member_writes_racing_the_expiry_job_neither_deadlock_nor_corrupt(
         left = connection.execute(select(func.sum(member_balances.c.available))).scalar_one()
     earned_total = members_count * 150 + 20 * 10 * 10
     assert left == earned_total - 120 * redeemed - 100 * (members_count - redeemed)
-    _ledger_ok(pg)
+    assert_ledger_ok(pg)
 
 
 class _MemberWrites:
@@ -717,7 +710,7 @@ def test_points_restored_and_spent_again_while_the_expiry_job_runs_expire_once(
     assert writes.statuses() == [200, 201], writes.texts()
     # then x has exactly its 200 later points: the 100 restored were spent, not expired too
     assert run.ran
-    _ledger_ok(pg)
+    assert_ledger_ok(pg)
     assert _stored(pg, "x")["available"] == 200
 
 
@@ -743,7 +736,7 @@ def test_a_member_write_while_the_release_job_runs_does_not_release_twice(
     assert writes.statuses() == [201], writes.texts()
     # then the lot is released once, by whichever came first
     assert run.ran
-    _ledger_ok(pg)
+    assert_ledger_ok(pg)
     assert _stored(pg, "y") == {"available": 105, "pending": 0, "debt": 0, "lifetime_earned": 100}
     kinds = [tx["kind"] for tx in _ledger(client, tenant, "y")]
     assert sorted(kinds) == ["adjust", "earn", "release"]
@@ -780,7 +773,7 @@ def test_cli_runs_a_job_as_of_an_instant_in_each_programs_time_zone(
     )
     with engine.connect() as connection:
         assert connection.execute(select(func.sum(member_balances.c.available))).scalar_one() == 0
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     # and again for the same instant: both skipped
     again = _cli(url, "jobs", "run", "expire", "--at", "2027-04-02T00:00:00Z")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -796,7 +789,7 @@ def test_cli_runs_a_job_with_nothing_due(url: str, engine: Engine) -> None:
     )
     again = _cli(url, "jobs", "run", "expire", "--at", "2027-04-01T16:00:00Z")
     assert again.stdout.strip() == "expire main 2027-04-02: skipped (already ran) {}"
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
 
 
 def test_cli_refuses_an_unknown_job_and_a_bad_instant(url: str, engine: Engine) -> None:
@@ -832,7 +825,7 @@ def test_cli_worker_once_runs_each_job_once_per_period(url: str, engine: Engine)
     assert ran == list(jobs.JOBS)
     today = datetime.now(UTC).date().isoformat()
     assert f"expire main {today}: ran" in first.stdout
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)
     # a second round the same day runs neither the daily jobs nor (the same hour) release
     second = _cli(url, "worker", "--once")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -854,4 +847,4 @@ def test_cli_worker_once_expires_what_is_due_now(
         line for line in result.stdout.splitlines() if line.startswith("expire main")
     )
     assert _stored(engine, "c1")["available"] == 0
-    _ledger_ok(engine)
+    assert_ledger_ok(engine)

@@ -126,3 +126,11 @@ def period_key(instant: datetime, period: Period, tz: ZoneInfo) -> str:
 def end_of_period(instant: datetime, period: Period, tz: ZoneInfo) -> datetime:
     """The UTC instant at which the period containing `instant` ends in `tz`."""
     return period_window(instant, period, tz)[1]
+
+
+def require_aware(instant: datetime, what: str) -> datetime:
+    """`instant`, refused if naive: astimezone() would read it in the server's own zone, and
+    `what` (expiry, a tier window...) would depend on the host it runs on."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{what} needs an aware datetime")
+    return instant

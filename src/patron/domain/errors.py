@@ -6,6 +6,11 @@ what went wrong, never how it is transported.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
+_E = TypeVar("_E", bound=StrEnum)
+
 
 class DomainError(Exception):
     """A rule of the program was broken; nothing must be written.
@@ -61,3 +66,12 @@ class RefundExceedsOrder(DomainError):
 class CouponNotUsable(DomainError):
     code = "coupon-not-usable"
     status = 422
+
+
+def parse_enum(kind: type[_E], value: str, field: str) -> _E:
+    """`value` as a member of `kind`; InvalidInput naming `field` and the allowed values."""
+    try:
+        return kind(value)
+    except ValueError as error:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"{value!r} is not one of {allowed}", field=field) from error

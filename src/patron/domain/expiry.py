@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from patron.domain.calendar import (
@@ -20,9 +19,10 @@ from patron.domain.calendar import (
     local_date,
     next_period_date,
     period_start_date,
+    require_aware,
     start_of_day,
 )
-from patron.domain.errors import InvalidInput
+from patron.domain.errors import InvalidInput, parse_enum
 
 #: The longest lot lifetime or inactivity span a program may set (ten years).
 MAX_MONTHS = 120
@@ -31,8 +31,6 @@ MAX_REMIND_DAYS = 365
 #: Periods an expiry may be rounded up to the end of. A week would make expiry depend on
 #: the weekday of earning, and "lifetime" would mean never: both are refused.
 ROUNDABLE = frozenset({Period.DAY, Period.MONTH, Period.QUARTER, Period.YEAR})
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class ExpiryKind(StrEnum):
@@ -66,9 +64,11 @@ class ExpiryPolicy:
     remind_days: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", _enum(ExpiryKind, self.kind, "expiry.kind"))
+        object.__setattr__(self, "kind", parse_enum(ExpiryKind, self.kind, "expiry.kind"))
         if self.round_to is not None:
-            object.__setattr__(self, "round_to", _enum(Period, self.round_to, "expiry.round_to"))
+            object.__setattr__(
+                self, "round_to", parse_enum(Period, self.round_to, "expiry.round_to")
+            )
         object.__setattr__(self, "remind_days", tuple(self.remind_days))
         self.validate()
 
@@ -126,7 +126,7 @@ def lot_expires_at(policy: ExpiryPolicy, earned_at: datetime, tz: ZoneInfo) -> d
     """
     if policy.kind is not ExpiryKind.FIXED:
         return None
-    last_day = add_months(local_date(_aware(earned_at), tz), policy.months)
+    last_day = add_months(local_date(_aware_(earned_at), tz), policy.months)
     period = policy.round_to or Period.DAY
     return start_of_day(_day_after_period(last_day, period), tz)
 
@@ -145,7 +145,7 @@ def activity_expires_at(
     """
     if policy.kind is not ExpiryKind.ACTIVITY:
         return None
-    since = _aware(last_earned_at if last_earned_at is not None else enrolled_at)
+    since = _aware_(last_earned_at if last_earned_at is not None else enrolled_at)
     last_day = add_months(local_date(since, tz), policy.months)
     return start_of_day(last_day + timedelta(days=1), tz)
 
@@ -157,7 +157,7 @@ def activity_cutoff(policy: ExpiryPolicy, at: datetime, tz: ZoneInfo) -> datetim
     """
     if policy.kind is not ExpiryKind.ACTIVITY:
         raise ValueError("only an activity policy has a cutoff")
-    today = local_date(_aware(at), tz)
+    today = local_date(_aware_(at), tz)
     # The last local day L whose expiry day add_months(L, months) + 1 is on or before
     # today. add_months clamps month ends, so search down from just above the inverse.
     last = add_months(today, -policy.months) + timedelta(days=2)
@@ -173,7 +173,7 @@ def reminder_due(expires_at: datetime, remind_days: int) -> datetime:
     differs from the expiry's by one (a midnight expiry is reminded of at 23:00 or 01:00
     local). A reminder is a message, not a deadline, so no local-day arithmetic is spent on it.
     """
-    return _aware(expires_at) - timedelta(days=remind_days)
+    return _aware_(expires_at) - timedelta(days=remind_days)
 
 
 def reminders_due(policy: ExpiryPolicy, expires_at: datetime) -> tuple[datetime, ...]:
@@ -186,17 +186,5 @@ def _day_after_period(day: date, period: Period) -> date:
     return next_period_date(period_start_date(day, period), period)
 
 
-def _aware(instant: datetime) -> datetime:
-    # A naive datetime would be read in the server's own zone by astimezone(): refuse it
-    # rather than expire points at a host-dependent hour.
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError("expiry needs an aware datetime")
-    return instant
-
-
-def _enum(kind: type[_E], value: str, field: str) -> _E:
-    try:
-        return kind(value)
-    except ValueError as error:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidInput(f"{value!r} is not one of {allowed}", field=field) from error
+def _aware_(instant: datetime) -> datetime:
+    return require_aware(instant, "expiry")

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from patron.domain.calendar import (
@@ -29,14 +28,13 @@ from patron.domain.calendar import (
     add_months,
     local_date,
     period_window,
+    require_aware,
     start_of_day,
 )
-from patron.domain.errors import InvalidInput
+from patron.domain.errors import InvalidInput, parse_enum
 
 #: The longest rolling window a ladder may count over (five years).
 MAX_WINDOW_MONTHS = 60
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class TierMetric(StrEnum):
@@ -170,10 +168,10 @@ class TierLadder:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(self.levels))
-        object.__setattr__(self, "metric", _enum(TierMetric, self.metric, "tiers.metric"))
-        object.__setattr__(self, "window", _enum(WindowKind, self.window, "tiers.window"))
+        object.__setattr__(self, "metric", parse_enum(TierMetric, self.metric, "tiers.metric"))
+        object.__setattr__(self, "window", parse_enum(WindowKind, self.window, "tiers.window"))
         object.__setattr__(
-            self, "downgrade", _enum(DowngradeMode, self.downgrade, "tiers.downgrade")
+            self, "downgrade", parse_enum(DowngradeMode, self.downgrade, "tiers.downgrade")
         )
         self.validate()
 
@@ -244,7 +242,7 @@ def qualification_window(
     on 2026-03-31 with 1 month, 2026-03-01 to 2026-04-01). ANNIVERSARY: the membership year
     containing `at` (`membership_year`).
     """
-    _aware(at)
+    _aware_(at)
     if ladder.window is WindowKind.LIFETIME:
         return BEGINNING, END_OF_TIME
     if ladder.window is WindowKind.CALENDAR_YEAR:
@@ -263,8 +261,8 @@ def membership_year(at: datetime, enrolled_at: datetime, tz: ZoneInfo) -> tuple[
     on Feb 29 starts the year on Feb 28 in years without one (and on Feb 29 again in leap
     years). An instant before enrolment falls in an earlier year counted the same way.
     """
-    enrolled = local_date(_aware(enrolled_at), tz)
-    today = local_date(_aware(at), tz)
+    enrolled = local_date(_aware_(enrolled_at), tz)
+    today = local_date(_aware_(at), tz)
     years = today.year - enrolled.year
     if _anniversary(enrolled, years) > today:
         years -= 1
@@ -289,7 +287,7 @@ def status_period(
     re-evaluated daily against the rolling window.
     """
     if ladder.window is WindowKind.ROLLING_MONTHS:
-        return period_window(_aware(at), Period.DAY, tz)
+        return period_window(_aware_(at), Period.DAY, tz)
     return qualification_window(ladder, at, enrolled_at, tz)
 
 
@@ -331,8 +329,8 @@ def grace_ends_at(ladder: TierLadder, lapsed_at: datetime, tz: ZoneInfo) -> date
     in between; `lapsed_at` itself when there is no grace.
     """
     if ladder.grace_days == 0:
-        return _aware(lapsed_at)
-    return start_of_day(local_date(_aware(lapsed_at), tz) + timedelta(days=ladder.grace_days), tz)
+        return _aware_(lapsed_at)
+    return start_of_day(local_date(_aware_(lapsed_at), tz) + timedelta(days=ladder.grace_days), tz)
 
 
 # -- decisions ---------------------------------------------------------------------------
@@ -451,17 +449,5 @@ def progress(
     )
 
 
-def _aware(instant: datetime) -> datetime:
-    # A naive datetime would be read in the server's own zone by astimezone(): refuse it
-    # rather than place it in a host-dependent year.
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError("tiers need an aware datetime")
-    return instant
-
-
-def _enum(kind: type[_E], value: str, field: str) -> _E:
-    try:
-        return kind(value)
-    except ValueError as error:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidInput(f"{value!r} is not one of {allowed}", field=field) from error
+def _aware_(instant: datetime) -> datetime:
+    return require_aware(instant, "tiers")

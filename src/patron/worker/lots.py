@@ -130,31 +130,27 @@ def _released_event(asset: str) -> str:
 
 def expire_points(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:
     """Expire what the program's policy says has expired by `at`."""
+
     # Lots keep the expiry they were given, whatever the policy is now: dated lots expire
     # under every policy; an activity policy then expires the inactive members' rest.
-    result = move(
-        uow.connection,
-        EXPIRE_LOTS,
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        reason=run,
-        at=at,
-        now=at,
-        params={"at": at},
-    )
+    def expire(movement: Movement, reason: str, params: dict[str, object]) -> dict[str, int]:
+        return move(
+            uow.connection,
+            movement,
+            tenant_id=program.tenant_id,
+            program_id=program.id,
+            reason=reason,
+            at=at,
+            now=at,
+            params=params,
+        )
+
+    result = expire(EXPIRE_LOTS, run, {"at": at})
     policy = program.expiry
     if policy.kind is not ExpiryKind.ACTIVITY:
         return result
-    inactive = move(
-        uow.connection,
-        EXPIRE_INACTIVE,
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        reason=f"{run} inactive",
-        at=at,
-        now=at,
-        params={"cutoff": activity_cutoff(policy, at, program.zone)},
-    )
+    cutoff = activity_cutoff(policy, at, program.zone)
+    inactive = expire(EXPIRE_INACTIVE, f"{run} inactive", {"cutoff": cutoff})
     return {key: result[key] + inactive[key] for key in result}
 
 

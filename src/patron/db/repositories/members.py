@@ -56,6 +56,18 @@ _SET_BALANCE = (
 )
 
 
+def _zero_balance(tenant_id: int, member_id: int, asset: str) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "asset": asset,
+        "tenant_id": tenant_id,
+        "available": 0,
+        "pending": 0,
+        "debt": 0,
+        "lifetime_earned": 0,
+    }
+
+
 class MemberRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -77,18 +89,7 @@ class MemberRepository:
         return member_id
 
     def insert_balance(self, tenant_id: int, member_id: int, asset: str) -> None:
-        self._c.execute(
-            _INSERT_BALANCE,
-            {
-                "member_id": member_id,
-                "asset": asset,
-                "tenant_id": tenant_id,
-                "available": 0,
-                "pending": 0,
-                "debt": 0,
-                "lifetime_earned": 0,
-            },
-        )
+        self._c.execute(_INSERT_BALANCE, _zero_balance(tenant_id, member_id, asset))
 
     def ensure_balance(self, tenant_id: int, member_id: int, asset: str) -> None:
         """Create the member's balance of `asset` if it has none (assets other than points
@@ -99,16 +100,7 @@ class MemberRepository:
             ("member_id", "asset"),
             "member_id",
         )
-        params = {
-            "member_id": member_id,
-            "asset": asset,
-            "tenant_id": tenant_id,
-            "available": 0,
-            "pending": 0,
-            "debt": 0,
-            "lifetime_earned": 0,
-        }
-        self._c.execute(statement, params)
+        self._c.execute(statement, _zero_balance(tenant_id, member_id, asset))
 
     def chosen_days(self, member_ids: list[int]) -> dict[int, dict[int, date]]:
         """Each member's chosen days, by year."""
