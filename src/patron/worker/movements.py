@@ -12,8 +12,10 @@ transaction:
    per transaction), then the lots, then the balances, then one outbox row per member;
 4. drop `moving`.
 
-The ledger transactions of one run are found again by their `reason`, which names the
-run: a run is unique per program, job and period (`job_runs`).
+The ledger transaction of each member is kept in the temporary table `moved` (from
+`INSERT ... RETURNING` on PostgreSQL; on SQLite found again by its `reason`, which names
+the run: a run is unique per program, job and period in `job_runs`), so every later
+statement joins on a primary key: the cost grows with the number of due lots, linearly.
 """
 
 from __future__ import annotations
