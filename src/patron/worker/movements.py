@@ -4,10 +4,11 @@ A job moves the points of many lots at once with a fixed number of statements, w
 the number of lots: it never loops over rows in Python. The steps, inside the job's one
 transaction:
 
-1. lock the balance rows of the members concerned, in member id order (PostgreSQL; the
-   same order every member write takes, so a job and a member write cannot deadlock);
-2. select the due lots into a temporary table `moving` (after the locks, so what it
-   holds is current under READ COMMITTED);
+1. select the due lots into a temporary table `moving`;
+2. on PostgreSQL, lock the balance rows of their members in member id order (the order
+   every member write takes, so a job and a member write cannot deadlock), then refresh
+   `moving` from the lots as they are now: a member write that committed in between may
+   have spent, released or reversed some of them;
 3. one ledger transaction per member, then two postings per lot (balanced per lot, so
    per transaction), then the lots, then the balances, then one outbox row per member;
 4. drop `moving`.
