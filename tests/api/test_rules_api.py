@@ -216,6 +216,7 @@ def test_a_new_rule_is_version_1_and_current(client: TestClient, tenant: Tenant)
             "priority": 0,
             "stacking": "stack",
             "active": True,
+            "expiry": None,
         },
     }
     assert created == {"code": "bonus", "current": v1, "versions": [v1]}

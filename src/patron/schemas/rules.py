@@ -110,6 +110,14 @@ class ScheduleIn(Strict):
     hours: HoursIn | None = None
 
 
+class RuleExpiryIn(Strict):
+    """The points of this rule expire `months` after they are earned (rounded up to the end
+    of `round_to`), instead of by the program's policy."""
+
+    months: Annotated[StrictInt, Field(ge=1, le=120)]
+    round_to: Period | None = None
+
+
 class RuleIn(Strict):
     """A rule version. Saving a rule that exists makes its next version."""
 
@@ -124,6 +132,7 @@ class RuleIn(Strict):
     priority: Annotated[StrictInt, Field(ge=-1000, le=1000)] = 0
     stacking: Stacking = Stacking.STACK
     active: bool = True
+    expiry: RuleExpiryIn | None = None
     #: When this version takes effect (default: now). Events that occurred earlier are
     #: evaluated with the version in force then.
     effective_from: AwareDatetime | None = None

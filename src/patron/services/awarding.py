@@ -46,18 +46,26 @@ def award_action(
     explanation: dict[str, Any] = {"points": evaluation.points, "rules": evaluation.explanation}
     if evaluation.points == 0:
         return 0, None, explanation
-    credited = ledger.credit(
-        Credit(
-            member_id=member.id,
-            points=evaluation.points,
-            kind=TxKind.EARN,
-            source_account=brand_issued(brand_id),
-            occurred_at=facts.occurred_at,
-            expires_at=program.lot_expires_at(facts.occurred_at),
-            refs=Refs(event_id=event_id, api_key_id=api_key_id),
-            details={"event": facts.trigger.value, "explanation": explanation},
+    occurred = facts.occurred_at
+    portions = earning.lot_portions(evaluation, occurred, program.lot_expires_at(occurred))
+    written = [
+        ledger.credit(
+            Credit(
+                member_id=member.id,
+                points=points,
+                kind=TxKind.EARN,
+                source_account=brand_issued(brand_id),
+                occurred_at=occurred,
+                expires_at=expires_at,
+                refs=Refs(event_id=event_id, api_key_id=api_key_id),
+                details={"event": facts.trigger.value, "explanation": explanation}
+                if index == 0
+                else {"event": facts.trigger.value, "rule": rule},
+            )
         )
-    )
+        for index, (expires_at, points, rule) in enumerate(portions)
+    ]
+    credited = written[0]
     ledger.save()
     earning.record(member.id, event_id, facts.occurred_at, evaluation)
     tiers.on_activity(uow, program, [member.id], now)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from patron.db.uow import UnitOfWork
 from patron.domain.calendar import Period, zone
+from patron.domain.expiry import lot_expires_at
 from patron.domain.program import Program
 from patron.domain.rules import (
     CompiledRule,
@@ -92,6 +93,25 @@ class Earning:
         """When a percent-back rule version's store credit is issued (None: after the
         return window)."""
         return self._book.credit_schedule(rule_id, version)
+
+    def lot_portions(
+        self, evaluation: Evaluation, occurred_at: datetime, default: datetime | None
+    ) -> list[tuple[datetime | None, int, str | None]]:
+        """(expires at, points, rule code) of each lot an award's points go into: a rule
+        with an expiry of its own gets its own lot; everything else (base, tier, the other
+        rules, the chosen day) shares the program's. The first portion is the main one."""
+        own: list[tuple[datetime | None, int, str | None]] = []
+        for award in evaluation.awards:
+            policy = self._book.expiry_of(award.rule_id, award.version)
+            if policy is not None and award.points > 0:
+                own.append(
+                    (lot_expires_at(policy, occurred_at, self._tz), award.points, award.code)
+                )
+        rest = evaluation.points - sum(points for _, points, _ in own)
+        main: list[tuple[datetime | None, int, str | None]] = (
+            [(default, rest, None)] if rest > 0 else []
+        )
+        return main + own
 
     def rules_at(self, instant: datetime) -> RuleSet:
         return self._book.in_force(instant)

@@ -33,7 +33,7 @@ from patron.services import store_credit, tiers
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.earning import Earning, MemberTraits
-from patron.services.member_ledger import Credit, MemberLedger, Refs, credit_many
+from patron.services.member_ledger import Credit, Credited, MemberLedger, Refs, credit_many
 from patron.services.members import add_member
 
 ORDER_PAID = "order.paid"
@@ -331,29 +331,37 @@ def _award(
     if rules.has_rules or program.tiers is not None:
         _apply_rules(uow, program, rules, active)
     earning = [item for item in active if item.points > 0]
-    credits = {item.index: _credit(program, caller, item) for item in earning}
+    credits = {item.index: _credits(program, caller, rules, item) for item in earning}
     one_by_one = [item for item in earning if balances[item.member_id].debt > 0]
     together = [item for item in earning if balances[item.member_id].debt == 0]
-    credited = dict(
-        zip(
-            [item.index for item in together],
-            credit_many(uow, program, [credits[item.index] for item in together], balances, now),
-            strict=True,
+    written = iter(
+        credit_many(
+            uow,
+            program,
+            [credit for item in together for credit in credits[item.index]],
+            balances,
+            now,
         )
     )
+    # An order's first credit is its main one: the result names its transaction.
+    credited: dict[int, Credited] = {}
+    for item in together:
+        written_for_item = [next(written) for _ in credits[item.index]]
+        credited[item.index] = written_for_item[0]
     uow.members.set_balances({item.member_id: balances[item.member_id] for item in together})
     for item in one_by_one:
         ledger = MemberLedger(uow, program, item.member_id, now)
-        credited[item.index] = ledger.credit(credits[item.index])
+        written_for_item = [ledger.credit(credit) for credit in credits[item.index]]
+        credited[item.index] = written_for_item[0]
         ledger.save()
     results: list[tuple[int, int | None, dict[str, Any]]] = []
     outbox: list[dict[str, Any]] = []
     for item in items:
-        done = credited.get(item.index)
-        result = _result(program, item, done)
+        main = credited.get(item.index)
+        result = _result(program, item, main)
         outcomes[item.index] = Outcome("created", result)
         results.append((item.event_id, item.member_id, result.model_dump(mode="json")))
-        if done is not None:
+        if main is not None:
             outbox.append(_earned_event(program, item, result, now))
     uow.events.set_results(results)
     uow.outbox.add_many(outbox)
@@ -375,10 +383,10 @@ def _issue_store_credit(
     """Credit the store credit of percent-back rules (members in id order: the same lock
     order as their points balances, locked before)."""
     earning = [item for item in items if item.evaluation and item.evaluation.store_credit > 0]
-    awarded: dict[int, int] = {}
+    credit: dict[int, int] = {}
     for item in sorted(earning, key=lambda item: (item.member_id, item.index)):
         assert item.evaluation is not None
-        awarded[item.order_pk] = store_credit.issue_for_order(
+        credit[item.order_pk] = store_credit.issue_for_order(
             uow,
             program,
             item.evaluation,
@@ -390,7 +398,14 @@ def _issue_store_credit(
             occurred_at=item.order.occurred_at,
             now=now,
         )
-    uow.orders.set_credit_awarded(awarded)
+    # The order rows were written before the rules ran: record what the rules made of them.
+    uow.orders.set_awarded(
+        {
+            item.order_pk: (item.points, credit.get(item.order_pk, 0))
+            for item in items
+            if item.evaluation is not None
+        }
+    )
 
 
 def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[_Item]) -> None:
@@ -453,18 +468,32 @@ def _locked_balances(
     return balances
 
 
-def _credit(program: Program, caller: Caller, item: _Item) -> Credit:
-    return Credit(
-        member_id=item.member_id,
-        points=item.points,
-        kind=TxKind.EARN,
-        source_account=brand_issued(item.brand_id),
-        occurred_at=item.order.occurred_at,
-        pending_until=program.pending_until(item.order.occurred_at),
-        expires_at=program.lot_expires_at(item.order.occurred_at),
-        refs=Refs(event_id=item.event_id, order_id=item.order_pk, api_key_id=caller.api_key_id),
-        details={"order_id": item.order.order_id, "explanation": _explain(program, item)},
+def _credits(program: Program, caller: Caller, rules: Earning, item: _Item) -> list[Credit]:
+    """The order's points as credits, one per expiry date: the program's, and that of each
+    rule with an expiry of its own. The first carries the explanation."""
+    occurred = item.order.occurred_at
+    default = program.lot_expires_at(occurred)
+    portions = (
+        rules.lot_portions(item.evaluation, occurred, default)
+        if item.evaluation is not None
+        else [(default, item.points, None)]
     )
+    refs = Refs(event_id=item.event_id, order_id=item.order_pk, api_key_id=caller.api_key_id)
+    details = {"order_id": item.order.order_id, "explanation": _explain(program, item)}
+    return [
+        Credit(
+            member_id=item.member_id,
+            points=points,
+            kind=TxKind.EARN,
+            source_account=brand_issued(item.brand_id),
+            occurred_at=occurred,
+            pending_until=program.pending_until(occurred),
+            expires_at=expires_at,
+            refs=refs,
+            details=details if index == 0 else {"order_id": item.order.order_id, "rule": rule},
+        )
+        for index, (expires_at, points, rule) in enumerate(portions)
+    ]
 
 
 def _order_row(program: Program, item: _Item) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from patron.db.uow import UnitOfWork
 from patron.domain.calendar import Period
 from patron.domain.errors import Conflict, CurrencyMismatch, InvalidInput, NotFound
+from patron.domain.expiry import ExpiryKind, ExpiryPolicy
 from patron.domain.program import Program
 from patron.domain.rules import (
     Award,
@@ -224,6 +225,14 @@ def _require_award_fields(award: AwardIn) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class _VersionExtras:
+    """What a stored version says beyond the domain's rule: store-credit schedule, expiry."""
+
+    issue: Period | None
+    expiry: ExpiryPolicy | None
+
+
+@dataclass(frozen=True, slots=True)
 class _RuleHistory:
     """The compiled versions of one rule, in effective order."""
 
@@ -231,6 +240,8 @@ class _RuleHistory:
     versions: tuple[CompiledRule, ...]
     #: Per version: when its store credit is issued (None: after the return window).
     issues: tuple[Period | None, ...]
+    #: Per version: the expiry of the points it gives, when not the program's.
+    expiries: tuple[ExpiryPolicy | None, ...]
 
     def at(self, instant: datetime) -> CompiledRule | None:
         index = bisect.bisect_right(self.starts, instant) - 1
@@ -263,11 +274,18 @@ class Rulebook:
 
     def credit_schedule(self, rule_id: int, version: int) -> Period | None:
         """The period a percent-back rule version's store credit is issued at the end of."""
+        return self._of(rule_id, version).issue
+
+    def expiry_of(self, rule_id: int, version: int) -> ExpiryPolicy | None:
+        """The rule version's own expiry policy for its points (None: the program's)."""
+        return self._of(rule_id, version).expiry
+
+    def _of(self, rule_id: int, version: int) -> _VersionExtras:
         for history in self.histories:
-            for rule, issue in zip(history.versions, history.issues, strict=True):
+            for index, rule in enumerate(history.versions):
                 if rule.rule_id == rule_id and rule.version == version:
-                    return issue
-        return None
+                    return _VersionExtras(history.issues[index], history.expiries[index])
+        return _VersionExtras(None, None)
 
 
 #: Compiled rules per database (engine) and program. Revisions are random, not counters,
@@ -307,6 +325,7 @@ def _load(uow: UnitOfWork, program: Program, revision: int) -> Rulebook:
                     for row in ordered
                 ),
                 issues=tuple(_issue(_stored(row.spec)) for row in ordered),
+                expiries=tuple(_expiry(_stored(row.spec)) for row in ordered),
             )
         )
     return Rulebook(revision, tuple(histories))
@@ -314,6 +333,14 @@ def _load(uow: UnitOfWork, program: Program, revision: int) -> Rulebook:
 
 def _issue(spec: RuleIn) -> Period | None:
     return Period(spec.award.issue.value) if spec.award.issue else None
+
+
+def _expiry(spec: RuleIn) -> ExpiryPolicy | None:
+    if spec.expiry is None:
+        return None
+    return ExpiryPolicy(
+        kind=ExpiryKind.FIXED, months=spec.expiry.months, round_to=spec.expiry.round_to
+    )
 
 
 def _stored(spec: dict[str, Any]) -> RuleIn:

@@ -40,6 +40,13 @@ def _line_row(order_id: int, number: int, line: OrderLine) -> dict[str, Any]:
     }
 
 
+_SET_AWARDED = (
+    update(orders)
+    .where(orders.c.id == bindparam("order_pk"))
+    .values(points_awarded=bindparam("b_points"), credit_awarded=bindparam("b_credit"))
+)
+
+
 class OrderRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
@@ -57,11 +64,16 @@ class OrderRepository:
         self._c.execute(_INSERT_LINES, line_rows)
         return ids
 
-    def set_credit_awarded(self, awarded: dict[int, int]) -> None:
-        """Record the store credit each order earned (order id -> amount)."""
-        for order_id, amount in awarded.items():
+    def set_awarded(self, awarded: dict[int, tuple[int, int]]) -> None:
+        """Record what each order earned once its rules were evaluated: order id ->
+        (points, store credit). Refunds reverse a share of these."""
+        if awarded:
             self._c.execute(
-                update(orders).where(orders.c.id == order_id).values(credit_awarded=amount)
+                _SET_AWARDED,
+                [
+                    {"order_pk": pk, "b_points": points, "b_credit": credit}
+                    for pk, (points, credit) in awarded.items()
+                ],
             )
 
     def set_credit_reversed(self, order_id: int, reversed_: int) -> None:
