@@ -98,31 +98,50 @@ def award_signup(
     if not any(rule.spec.trigger is Trigger.SIGNUP for rule in earning.rules_at(now)):
         return
     member = uow.members.get_by_id(member_id)
-    brand = uow.tenants.default_brand(program.tenant_id)
-    if member is None or brand is None:  # pragma: no cover - just inserted / tenant has one
+    if member is None:  # pragma: no cover - just inserted
         return
+    award_own_event(
+        uow,
+        program,
+        member,
+        Trigger.SIGNUP,
+        source_id=f"{program.code}:{member.external_id}",
+        payload={},
+        at=now,
+    )
+
+
+def award_own_event(
+    uow: UnitOfWork,
+    program: Program,
+    member: Any,
+    trigger: Trigger,
+    *,
+    source_id: str,
+    payload: dict[str, Any],
+    at: datetime,
+) -> int | None:
+    """Record an event Patron raises itself (source `patron`, the tenant's default brand)
+    and award it; the points given, or None if `source_id` was recorded before."""
+    brand = uow.tenants.default_brand(program.tenant_id)
+    assert brand is not None, "every tenant has a brand"
     event_id = uow.events.claim(
         tenant_id=program.tenant_id,
         program_id=program.id,
         source=PATRON_SOURCE,
-        type=Trigger.SIGNUP.value,
-        source_id=f"{program.code}:{member.external_id}",
+        type=trigger.value,
+        source_id=source_id,
         brand_id=brand.id,
-        payload={"customer_id": member.external_id},
-        occurred_at=now,
-        received_at=now,
+        payload={"customer_id": member.external_id, **payload},
+        occurred_at=at,
+        received_at=at,
     )
-    if event_id is None:  # enrolled before, in another program life: awarded then
-        return
+    if event_id is None:
+        return None
     facts = EventFacts(
-        trigger=Trigger.SIGNUP,
-        event_type=None,
-        occurred_at=now,
-        brand=brand.code,
-        channel=None,
-        payload={},
-        order=None,
+        trigger=trigger, event_type=None, occurred_at=at, brand=brand.code, payload=payload
     )
-    points, tx_id, explanation = award_action(uow, program, member, brand.id, event_id, facts, now)
+    points, tx_id, explanation = award_action(uow, program, member, brand.id, event_id, facts, at)
     result = {"points": points, "transaction_id": tx_id, "explanation": explanation}
-    uow.events.set_results([(event_id, member_id, result)])
+    uow.events.set_results([(event_id, member.id, result)])
+    return points

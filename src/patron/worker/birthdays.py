@@ -17,8 +17,8 @@ from sqlalchemy import text
 from patron.db.uow import UnitOfWork
 from patron.domain.calendar import local_date
 from patron.domain.program import Program
-from patron.domain.rules import EventFacts, Trigger
-from patron.services.awarding import PATRON_SOURCE, award_action
+from patron.domain.rules import Trigger
+from patron.services.awarding import award_own_event
 from patron.services.earning import Earning
 
 
@@ -35,8 +35,6 @@ def award_birthdays(uow: UnitOfWork, program: Program, at: datetime, run: str) -
     if not any(rule.spec.trigger is Trigger.BIRTHDAY for rule in earning.rules_at(at)):
         return {"members": 0, "points": 0}
     today = local_date(at, program.zone)
-    brand = uow.tenants.default_brand(program.tenant_id)
-    assert brand is not None
     month_day = (
         "to_char(birthday, 'MM-DD')"
         if uow.dialect == "postgresql"
@@ -47,32 +45,17 @@ def award_birthdays(uow: UnitOfWork, program: Program, at: datetime, run: str) -
     for member_id in rows:
         member = uow.members.get_by_id(member_id)
         assert member is not None
-        event_id = uow.events.claim(
-            tenant_id=program.tenant_id,
-            program_id=program.id,
-            source=PATRON_SOURCE,
-            type=Trigger.BIRTHDAY.value,
+        awarded = award_own_event(
+            uow,
+            program,
+            member,
+            Trigger.BIRTHDAY,
             source_id=f"{program.code}:{member.external_id}:{today.year}",
-            brand_id=brand.id,
-            payload={"customer_id": member.external_id, "birthday": today.isoformat()},
-            occurred_at=at,
-            received_at=at,
-        )
-        if event_id is None:  # recorded by an earlier run this year
-            continue
-        facts = EventFacts(
-            trigger=Trigger.BIRTHDAY,
-            event_type=None,
-            occurred_at=at,
-            brand=brand.code,
             payload={"birthday": today.isoformat()},
+            at=at,
         )
-        awarded, tx_id, explanation = award_action(
-            uow, program, member, brand.id, event_id, facts, at
-        )
-        result = {"points": awarded, "transaction_id": tx_id, "explanation": explanation}
-        uow.events.set_results([(event_id, member_id, result)])
-        members, points = members + 1, points + awarded
+        if awarded is not None:  # None: recorded by an earlier run this year
+            members, points = members + 1, points + awarded
     return {"members": members, "points": points}
 
 
