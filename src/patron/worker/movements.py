@@ -9,8 +9,9 @@ transaction:
    every member write takes, so a job and a member write cannot deadlock), then refresh
    `moving` from the lots as they are now: a member write that committed in between may
    have spent, released or reversed some of them;
-3. one ledger transaction per member, then two postings per lot (balanced per lot, so
-   per transaction), then the lots, then the balances, then one outbox row per member;
+3. one ledger transaction per member with a posting per lot out of the member's account
+   and, into the other account, a posting per lot (release: the lot stays the member's)
+   or one per member (expiry); then the lots, the balances, one outbox row per member;
 4. drop `moving`.
 
 The ledger transaction of each member is kept in the temporary table `moved` (from
@@ -173,15 +174,21 @@ def _write(c: Connection, movement: Movement, bound: dict[str, object], postgres
             "t.member_id = moved.member_id AND t.program_id = :program_id AND t.reason = :reason",
             bound,
         )
-    to_lot = "mv.lot_id, mv.member_id" if movement.to_lot else "NULL, NULL"
     joined = "FROM moving mv JOIN moved d ON d.member_id = mv.member_id WHERE mv.amount > 0"
+    # The receiving side: per lot when it stays on the lot (a release), else one posting
+    # per member into the system account (an expiry): fewer rows, the same balance.
+    receiving = (
+        f"SELECT d.tx_id, :tenant_id, {movement.to_account}, :asset, mv.amount, mv.lot_id, "
+        f"mv.member_id {joined}"
+        if movement.to_lot
+        else f"SELECT d.tx_id, :tenant_id, {movement.to_account}, :asset, d.amount, NULL, NULL "
+        "FROM moved d"
+    )
     run(
         "INSERT INTO ledger_entries "
         "(transaction_id, tenant_id, account, asset, amount, lot_id, member_id) "
         f"SELECT d.tx_id, :tenant_id, 'member:' || mv.member_id || '{movement.from_suffix}', "
-        f":asset, -mv.amount, mv.lot_id, mv.member_id {joined} "
-        f"UNION ALL SELECT d.tx_id, :tenant_id, {movement.to_account}, :asset, mv.amount, "
-        f"{to_lot} {joined}",
+        f":asset, -mv.amount, mv.lot_id, mv.member_id {joined} UNION ALL {receiving}",
         bound,
     )
     run(f"UPDATE lots SET {movement.lot_update} FROM moving mv WHERE lots.id = mv.lot_id", bound)
