@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from patron.services.verify import verify
+from patron.worker.jobs import JobRun, run_job
 from tests.conftest import START
 
 #: A sample value for each path parameter of the API (a new parameter name must be added
@@ -28,6 +29,18 @@ def assert_ledger_ok(engine: Engine) -> None:
     with engine.connect() as connection:
         report = verify(connection)
     assert report.ok, report.problems
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def run_one_job(engine: Engine, name: str, at: datetime) -> JobRun:
+    """Run job `name` as of `at` for the one program there is; the ledger must verify."""
+    runs = run_job(engine, name, at)
+    assert len(runs) == 1, runs
+    assert_ledger_ok(engine)
+    return runs[0]
 
 
 def money(amount: int, currency: str = "USD") -> dict[str, Any]:

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from patron.db.tables import expiry_reminders, job_runs, lots, members, outbox
-from patron.worker.jobs import JobRun, run_all, run_job
+from patron.worker.jobs import run_all
 from tests.conftest import Clock, Tenant, make_tenant
-from tests.helpers import assert_ledger_ok, money, order
+from tests.helpers import assert_ledger_ok, money, order, run_one_job, utc
 
 TAIPEI = "Asia/Taipei"
 NEW_YORK = "America/New_York"
@@ -34,19 +34,7 @@ SECOND = timedelta(seconds=1)
 NOTHING = {"members": 0, "lots": 0, "points": 0}
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
-
-
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _run(engine: Engine, name: str, at: datetime) -> JobRun:
-    """Run job `name` as of `at` for the one program there is; the ledger must verify."""
-    runs = run_job(engine, name, at)
-    assert len(runs) == 1, runs
-    assert_ledger_ok(engine)
-    return runs[0]
 
 
 def _tenant(
@@ -172,12 +160,12 @@ def test_a_lot_expires_when_the_local_day_after_its_anniversary_begins(
     before = _balance(client, tenant, "c1")
     assert before == {"available": 140, "pending": 0, "debt": 0, "lifetime_earned": 140}
     # when the expiry job runs one second before the first lot expires, nothing expires
-    early = _run(engine, "expire", expires - SECOND)
+    early = run_one_job(engine, "expire", expires - SECOND)
     assert early.ran and early.result == NOTHING
     assert _balance(client, tenant, "c1") == before
     assert "expire" not in _kinds(client, tenant, "c1")
     # when it runs at the very instant, the first lot's 100 points go, exactly
-    run = _run(engine, "expire", expires)
+    run = run_one_job(engine, "expire", expires)
     assert run.ran and run.result == {"members": 1, "lots": 1, "points": 100}
     assert _balance(client, tenant, "c1") == {
         "available": 40,
@@ -200,7 +188,7 @@ def test_a_lot_expires_when_the_local_day_after_its_anniversary_begins(
         {"customer_id": "c1", "points": 100, "transaction_id": latest["id"]}
     ]
     # and the second lot goes at its own instant (the next local day's run)
-    assert _run(engine, "expire", later_expires).result == {
+    assert run_one_job(engine, "expire", later_expires).result == {
         "members": 1,
         "lots": 1,
         "points": 40,
@@ -223,7 +211,7 @@ def test_points_earned_just_before_local_midnight_count_on_that_local_day(
     # then they expire a whole day apart: 2027-04-01 and 2027-04-02 local midnight
     assert [lot.expires_at for lot in _lots(engine, "late")] == [utc(2027, 3, 31, 16)]
     assert [lot.expires_at for lot in _lots(engine, "early")] == [TAIPEI_EXPIRY]
-    assert _run(engine, "expire", utc(2027, 3, 31, 16)).result == {
+    assert run_one_job(engine, "expire", utc(2027, 3, 31, 16)).result == {
         "members": 1,
         "lots": 1,
         "points": 10,
@@ -240,11 +228,11 @@ def test_pending_points_expire_from_the_day_they_were_earned_not_released(
     assert earned["points_status"] == "pending"
     assert [lot.expires_at for lot in _lots(engine, "c1")] == [TAIPEI_EXPIRY]
     # when the window ends the release job makes them available
-    released = _run(engine, "release", EARNED + timedelta(days=14))
+    released = run_one_job(engine, "release", EARNED + timedelta(days=14))
     assert released.result == {"members": 1, "lots": 1, "points": 100}
     # then they still expire on the anniversary of the day they were earned
-    assert _run(engine, "expire", TAIPEI_EXPIRY - SECOND).result == NOTHING
-    run = _run(engine, "expire", TAIPEI_EXPIRY)
+    assert run_one_job(engine, "expire", TAIPEI_EXPIRY - SECOND).result == NOTHING
+    run = run_one_job(engine, "expire", TAIPEI_EXPIRY)
     assert run.result == {"members": 1, "lots": 1, "points": 100}
     clock.now = TAIPEI_EXPIRY
     assert _balance(client, tenant, "c1") == {
@@ -286,7 +274,7 @@ def test_only_what_is_left_of_a_partly_spent_lot_expires(
     _redeem(client, tenant, "c1", 30)
     assert _balance(client, tenant, "c1")["available"] == 70
     # when the lot expires
-    run = _run(engine, "expire", TAIPEI_EXPIRY)
+    run = run_one_job(engine, "expire", TAIPEI_EXPIRY)
     # then the 70 left go, the 30 spent stay spent, and lifetime earned is unchanged
     assert run.result == {"members": 1, "lots": 1, "points": 70}
     assert _balance(client, tenant, "c1") == {
@@ -310,7 +298,7 @@ def test_a_fully_spent_lot_expires_nothing_and_writes_no_transaction(
     tenant = _tenant(client, engine, TAIPEI, _fixed())
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     _redeem(client, tenant, "c1", 100)
-    run = _run(engine, "expire", TAIPEI_EXPIRY)
+    run = run_one_job(engine, "expire", TAIPEI_EXPIRY)
     assert run.result == NOTHING
     assert _kinds(client, tenant, "c1") == ["redeem", "earn"]
     assert _outbox(engine, "points.expired") == []
@@ -348,9 +336,9 @@ def test_a_rounded_expiry_waits_for_the_end_of_the_period(
     }
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     assert [lot.expires_at for lot in _lots(engine, "c1")] == [expires]
-    assert _run(engine, "expire", expires - SECOND).result == NOTHING
+    assert run_one_job(engine, "expire", expires - SECOND).result == NOTHING
     assert [lot.remaining for lot in _lots(engine, "c1")] == [100]
-    assert _run(engine, "expire", expires).result == {"members": 1, "lots": 1, "points": 100}
+    assert run_one_job(engine, "expire", expires).result == {"members": 1, "lots": 1, "points": 100}
     clock.now = expires
     assert _balance(client, tenant, "c1") == {
         "available": 0,
@@ -365,9 +353,9 @@ def test_points_that_never_expire_stay(client: TestClient, engine: Engine, clock
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     assert [lot.expires_at for lot in _lots(engine, "c1")] == [None]
     for years in (1, 5, 10):
-        run = _run(engine, "expire", EARNED + timedelta(days=366 * years))
+        run = run_one_job(engine, "expire", EARNED + timedelta(days=366 * years))
         assert run.ran and run.result == NOTHING
-    assert _run(engine, "remind", EARNED + timedelta(days=365)).result == {
+    assert run_one_job(engine, "remind", EARNED + timedelta(days=365)).result == {
         "members": 0,
         "lots": 0,
     }
@@ -387,7 +375,7 @@ def test_a_new_expiry_policy_applies_to_points_earned_from_then_on(
     _earn(client, tenant, clock, "o2", "c1", 40, EARNED)
     # then only the new points expire; the old ones keep "never"
     assert [lot.expires_at for lot in _lots(engine, "c1")] == [None, TAIPEI_EXPIRY]
-    assert _run(engine, "expire", TAIPEI_EXPIRY).result == {
+    assert run_one_job(engine, "expire", TAIPEI_EXPIRY).result == {
         "members": 1,
         "lots": 1,
         "points": 40,
@@ -409,7 +397,7 @@ def test_lots_keep_their_expiry_when_the_policy_changes_to_never(
     assert patched.status_code == 200, patched.text
     assert [lot.expires_at for lot in _lots(engine, "c1")] == [TAIPEI_EXPIRY]
     # then the lot still expires at the date it was given
-    run = _run(engine, "expire", TAIPEI_EXPIRY)
+    run = run_one_job(engine, "expire", TAIPEI_EXPIRY)
     assert run.result == {"members": 1, "lots": 1, "points": 100}
 
 
@@ -430,8 +418,8 @@ def test_a_balance_expires_whole_after_six_months_without_earning(
     assert [lot.expires_at for lot in _lots(engine, "idle")] == [None, None]
     # idle's balance is valid through 2026-09-01 local and expires when 09-02 begins
     idle_expiry = utc(2026, 9, 1, 16)
-    assert _run(engine, "expire", idle_expiry - SECOND).result == NOTHING
-    run = _run(engine, "expire", idle_expiry)
+    assert run_one_job(engine, "expire", idle_expiry - SECOND).result == NOTHING
+    run = run_one_job(engine, "expire", idle_expiry)
     # then idle's whole balance, both lots, goes in one transaction; active keeps all
     assert run.result == {"members": 1, "lots": 2, "points": 160}
     clock.now = idle_expiry
@@ -447,8 +435,8 @@ def test_a_balance_expires_whole_after_six_months_without_earning(
     # active's balance lasts until 6 months after its last earning (2026-06-15 local):
     # it expires when 2026-12-16 begins in Taipei, both lots, the old one included
     active_expiry = utc(2026, 12, 15, 16)
-    assert _run(engine, "expire", active_expiry - SECOND).result == NOTHING
-    assert _run(engine, "expire", active_expiry).result == {
+    assert run_one_job(engine, "expire", active_expiry - SECOND).result == NOTHING
+    assert run_one_job(engine, "expire", active_expiry).result == {
         "members": 1,
         "lots": 2,
         "points": 120,
@@ -478,12 +466,12 @@ def test_an_earning_inside_the_window_keeps_the_whole_balance(
     # one earning the day before the balance would have expired keeps it all
     _earn(client, tenant, clock, "o2", "c1", 1, utc(2026, 9, 1, 16))  # 12:00 EDT, 09-01
     # without it, the balance would have gone when 2026-09-02 began in New York
-    assert _run(engine, "expire", utc(2026, 9, 2, 4)).result == NOTHING
-    assert _run(engine, "expire", utc(2027, 3, 2, 5) - SECOND).result == NOTHING
+    assert run_one_job(engine, "expire", utc(2026, 9, 2, 4)).result == NOTHING
+    assert run_one_job(engine, "expire", utc(2027, 3, 2, 5) - SECOND).result == NOTHING
     clock.now = utc(2027, 3, 1)
     assert _balance(client, tenant, "c1")["available"] == 101
     # six months after the last earning (2026-09-01 local): gone when 2027-03-02 begins
-    assert _run(engine, "expire", utc(2027, 3, 2, 5)).result == {
+    assert run_one_job(engine, "expire", utc(2027, 3, 2, 5)).result == {
         "members": 1,
         "lots": 2,
         "points": 101,
@@ -496,7 +484,7 @@ def test_a_member_who_never_earned_has_nothing_to_expire(
     tenant = _tenant(client, engine, TAIPEI, {"kind": "activity", "months": 1})
     enrolled = client.post("/v1/members", json={"external_id": "quiet"}, headers=tenant.headers)
     assert enrolled.status_code == 201, enrolled.text
-    assert _run(engine, "expire", utc(2027, 1, 1)).result == NOTHING
+    assert run_one_job(engine, "expire", utc(2027, 1, 1)).result == NOTHING
     assert _balance(client, tenant, "quiet")["available"] == 0
 
 
@@ -514,7 +502,7 @@ def test_a_member_with_points_still_pending_is_active(
     )
     assert adjusted.status_code == 201, adjusted.text
     # when the expiry job runs after a month, with the return window still open
-    run = _run(engine, "expire", utc(2026, 4, 2))
+    run = run_one_job(engine, "expire", utc(2026, 4, 2))
     # then nothing expires: the member is active while its points are pending
     assert run.result == NOTHING
 
@@ -534,7 +522,7 @@ def test_reminders_go_once_per_lot_and_lead_time(
     sent: list[dict[str, Any]] = []
 
     def reminded(at: datetime, expected: dict[str, int], *new: dict[str, Any]) -> None:
-        run = _run(engine, "remind", at)
+        run = run_one_job(engine, "remind", at)
         assert run.ran and run.result == expected
         sent.extend(new)
         assert _outbox(engine, "points.expiring") == sent
@@ -549,7 +537,7 @@ def test_reminders_go_once_per_lot_and_lead_time(
     reminded(at, {"members": 1, "lots": 1}, payload(100, "2027-04-01T16:00:00Z", 30))
     # again later that local day: the run is skipped
     runs_before = _count(engine, job_runs)
-    again = _run(engine, "remind", at + timedelta(hours=7))
+    again = run_one_job(engine, "remind", at + timedelta(hours=7))
     assert not again.ran and again.period == "2027-03-03"
     assert _count(engine, job_runs) == runs_before
     assert _outbox(engine, "points.expiring") == sent
@@ -592,7 +580,7 @@ def test_one_reminder_per_member_sums_its_lots_left_and_names_the_first_expiry(
     _redeem(client, tenant, "c3", 50)
     _earn(client, tenant, clock, "o5", "c4", 70, utc(2026, 5, 1, 16))
     # when reminders run on 2027-03-01 local
-    run = _run(engine, "remind", utc(2027, 3, 1, 5, 30))  # 00:30 EST
+    run = run_one_job(engine, "remind", utc(2027, 3, 1, 5, 30))  # 00:30 EST
     # then one message per member with lots expiring, with what is left of them
     assert run.result == {"members": 2, "lots": 3}
     reminders = sorted(_outbox(engine, "points.expiring"), key=lambda p: p["customer_id"])
@@ -618,7 +606,7 @@ def test_no_reminders_without_reminder_days(
 ) -> None:
     tenant = _tenant(client, engine, TAIPEI, _fixed())
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
-    assert _run(engine, "remind", TAIPEI_EXPIRY - timedelta(days=1)).result == {
+    assert run_one_job(engine, "remind", TAIPEI_EXPIRY - timedelta(days=1)).result == {
         "members": 0,
         "lots": 0,
     }

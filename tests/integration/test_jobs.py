@@ -25,9 +25,9 @@ from sqlalchemy import Engine, event, func, select
 from patron.db.tables import job_runs, ledger_transactions, lots, member_balances, members, outbox
 from patron.domain.errors import NotFound
 from patron.worker import jobs
-from patron.worker.jobs import JobRun, run_all, run_job
+from patron.worker.jobs import run_all, run_job
 from tests.conftest import START, Clock, Tenant, count_rows, make_tenant
-from tests.helpers import assert_ledger_ok, money, order, refund
+from tests.helpers import assert_ledger_ok, money, order, refund, run_one_job, utc
 
 TAIPEI = "Asia/Taipei"
 NEW_YORK = "America/New_York"
@@ -40,19 +40,7 @@ SECOND = timedelta(seconds=1)
 PATRON = [sys.executable, "-m", "patron.cli"]
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
-
-
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _run(engine: Engine, name: str, at: datetime) -> JobRun:
-    """Run job `name` as of `at` for the one program there is; the ledger must verify."""
-    runs = run_job(engine, name, at)
-    assert len(runs) == 1, runs
-    assert_ledger_ok(engine)
-    return runs[0]
 
 
 def _earn(
@@ -139,7 +127,7 @@ def test_release_moves_pending_points_to_available_when_the_window_ends(
     _earn(client, tenant, clock, "o1", "a", 100, START)
     _earn(client, tenant, clock, "o2", "b", 30, START + timedelta(days=1))
     # when the release job runs one second before a's window ends, nothing moves
-    assert _run(engine, "release", START + timedelta(days=14) - SECOND).result == NOTHING
+    assert run_one_job(engine, "release", START + timedelta(days=14) - SECOND).result == NOTHING
     assert _stored(engine, "a") == {
         "available": 0,
         "pending": 100,
@@ -147,7 +135,7 @@ def test_release_moves_pending_points_to_available_when_the_window_ends(
         "lifetime_earned": 100,
     }
     # when it runs as the window ends
-    run = _run(engine, "release", START + timedelta(days=14))
+    run = run_one_job(engine, "release", START + timedelta(days=14))
     # then exactly a's 100 points move from pending to available; b's stay pending
     assert run.ran and run.result == {"members": 1, "lots": 1, "points": 100}
     assert _stored(engine, "a") == {
@@ -175,7 +163,7 @@ def test_release_moves_pending_points_to_available_when_the_window_ends(
         {"customer_id": "a", "points": 100, "transaction_id": ledger[0]["id"]}
     ]
     # b's points are released by the next hour's run after its window
-    later = _run(engine, "release", START + timedelta(days=15))
+    later = run_one_job(engine, "release", START + timedelta(days=15))
     assert later.result == {"members": 1, "lots": 1, "points": 30}
     assert _stored(engine, "b") == {"available": 30, "pending": 0, "debt": 0, "lifetime_earned": 30}
 
@@ -200,7 +188,7 @@ def test_a_refund_inside_the_window_cancels_what_it_refunds_before_release(
     assert _stored(engine, "a")["pending"] == 60
     assert _stored(engine, "b")["pending"] == 0
     # then the release at the end of the window moves only what is left: 60 points of a
-    run = _run(engine, "release", START + timedelta(days=14))
+    run = run_one_job(engine, "release", START + timedelta(days=14))
     assert run.result["points"] == 60
     assert _stored(engine, "a") == {
         "available": 60,
@@ -248,7 +236,7 @@ def test_released_points_pay_off_debt_first(
         "lifetime_earned": 130,
     }
     # when the release job runs as the 30 points' window ends
-    _run(engine, "release", START + timedelta(days=29))
+    run_one_job(engine, "release", START + timedelta(days=29))
     # then they pay 30 of the debt; e's points become available
     assert _stored(engine, "d") == {
         "available": 0,
@@ -281,7 +269,7 @@ def test_a_release_that_pays_debt_is_counted_and_announced(
 ) -> None:
     tenant = make_tenant(engine, "shop", pending_days=14)
     _member_with_debt_and_pending_points(client, tenant, clock)
-    run = _run(engine, "release", START + timedelta(days=29))
+    run = run_one_job(engine, "release", START + timedelta(days=29))
     assert run.result == {"members": 2, "lots": 2, "points": 80}
     released = sorted(p["customer_id"] for p in _outbox(engine, "points.released"))
     assert released == ["d", "e"]
@@ -296,10 +284,10 @@ def test_a_release_catches_up_on_windows_that_ended_days_ago(
             client, tenant, clock, f"o{day}", f"c{day}", 10 * (day + 1), START + timedelta(days=day)
         )
     # the first run, 40 days later, releases the three lots whose windows ended long ago
-    run = _run(engine, "release", START + timedelta(days=40))
+    run = run_one_job(engine, "release", START + timedelta(days=40))
     assert run.result == {"members": 3, "lots": 3, "points": 60}
     assert [_stored(engine, f"c{day}")["available"] for day in range(3)] == [10, 20, 30]
-    assert _run(engine, "release", START + timedelta(days=41)).result == NOTHING
+    assert run_one_job(engine, "release", START + timedelta(days=41)).result == NOTHING
 
 
 # -- one run per program and period ------------------------------------------------------
@@ -344,9 +332,9 @@ def test_a_second_run_for_the_same_period_is_skipped_and_writes_nothing(
     tenant = _expiring_tenant(engine, pending_days=14, expiry={**FIXED, "remind_days": [30]})
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     if name == "expire":
-        _run(engine, "release", EARNED + timedelta(days=14))
+        run_one_job(engine, "release", EARNED + timedelta(days=14))
     # when the job runs
-    first = _run(engine, name, at)
+    first = run_one_job(engine, name, at)
     assert first.ran and first.result == result
     with engine.connect() as connection:
         recorded = connection.execute(
@@ -362,7 +350,7 @@ def test_a_second_run_for_the_same_period_is_skipped_and_writes_nothing(
     rows = count_rows(engine)
     # then running it again for the same instant, or later in the same period, is skipped
     for instant in (at, later):
-        again = _run(engine, name, instant)
+        again = run_one_job(engine, name, instant)
         assert (again.ran, again.period, again.result) == (False, first.period, {})
         assert count_rows(engine) == rows
 
@@ -415,13 +403,13 @@ def test_a_run_after_downtime_expires_everything_due_since(
     _earn(client, tenant, clock, "o3", "b", 30, utc(2026, 4, 5, 4))
     _earn(client, tenant, clock, "o4", "c", 40, utc(2026, 4, 20, 4))
     # when no expiry job ran for a week, the first run takes everything due by then
-    run = _run(engine, "expire", utc(2027, 4, 8, 1))
+    run = run_one_job(engine, "expire", utc(2027, 4, 8, 1))
     assert run.result == {"members": 2, "lots": 3, "points": 60}
     assert [_stored(engine, c)["available"] for c in "abc"] == [0, 0, 40]
     # one transaction per member, whatever the number of its lots
     assert _count(engine, ledger_transactions, ledger_transactions.c.kind == "expire") == 2
     # and the next day's run finds nothing more
-    assert _run(engine, "expire", utc(2027, 4, 9, 1)).result == NOTHING
+    assert run_one_job(engine, "expire", utc(2027, 4, 9, 1)).result == NOTHING
 
 
 def test_a_failed_run_is_rolled_back_with_its_claim_and_retried(
@@ -446,7 +434,7 @@ def test_a_failed_run_is_rolled_back_with_its_claim_and_retried(
     assert_ledger_ok(engine)
     # and the next run of the same period does the work, once
     monkeypatch.setitem(jobs.JOBS, "remind", job)
-    retried = _run(engine, "remind", at + timedelta(hours=1))
+    retried = run_one_job(engine, "remind", at + timedelta(hours=1))
     assert retried.ran and retried.result == {"members": 1, "lots": 1}
     assert len(_outbox(engine, "points.expiring")) == 1
 

@@ -65,6 +65,15 @@ class _Item:
     active: bool = True
     event_id: int = 0
     order_pk: int = 0
+    #: The order as JSON (the event's payload, and what CEL reads), dumped once.
+    payload: dict[str, Any] | None = None
+    #: Why it earned what it earned, built once its points are final.
+    explanation: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        if self.payload is None:
+            self.payload = self.order.model_dump(mode="json")
+        return self.payload
 
 
 def record_orders_paid(
@@ -302,7 +311,7 @@ def _event_row(program: Program, item: _Item, now: datetime) -> dict[str, Any]:
         "type": ORDER_PAID,
         "source_id": item.order.order_id,
         "brand_id": item.brand_id,
-        "payload": item.order.model_dump(mode="json"),
+        "payload": item.as_json(),
         "occurred_at": item.order.occurred_at,
         "received_at": now,
     }
@@ -330,6 +339,8 @@ def _award(
     rules = Earning(uow, program)
     if rules.has_rules or program.tiers is not None:
         _apply_rules(uow, program, rules, active)
+    for item in items:
+        item.explanation = _explain(program, item)
     earning = [item for item in active if item.points > 0]
     credits = {item.index: _credits(program, caller, rules, item) for item in earning}
     one_by_one = [item for item in earning if balances[item.member_id].debt > 0]
@@ -425,7 +436,7 @@ def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[
             occurred_at=item.order.occurred_at,
             brand=brands[item.brand_id],
             channel=item.order.channel,
-            payload=item.order.model_dump(mode="json"),
+            payload=item.as_json(),
             order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
         )
         day = tiers.chosen_day_in(chosen.get(item.member_id, {}), item.order.occurred_at, program)
@@ -479,7 +490,7 @@ def _credits(program: Program, caller: Caller, rules: Earning, item: _Item) -> l
         else [(default, item.points, None)]
     )
     refs = Refs(event_id=item.event_id, order_id=item.order_pk, api_key_id=caller.api_key_id)
-    details = {"order_id": item.order.order_id, "explanation": _explain(program, item)}
+    details = {"order_id": item.order.order_id, "explanation": item.explanation}
     return [
         Credit(
             member_id=item.member_id,
@@ -564,7 +575,7 @@ def _result(program: Program, item: _Item, credited: Any) -> OrderResult:
         points_status=status,
         pending_until=pending_until.isoformat() if status == "pending" and pending_until else None,
         transaction_id=credited.transaction_id if credited is not None else None,
-        explanation=_explain(program, item),
+        explanation=item.explanation or {},
         store_credit=item.evaluation.store_credit if item.evaluation else 0,
     )
 

@@ -232,16 +232,15 @@ class _VersionExtras:
     expiry: ExpiryPolicy | None
 
 
+_NO_EXTRAS = _VersionExtras(None, None)
+
+
 @dataclass(frozen=True, slots=True)
 class _RuleHistory:
     """The compiled versions of one rule, in effective order."""
 
     starts: tuple[datetime, ...]
     versions: tuple[CompiledRule, ...]
-    #: Per version: when its store credit is issued (None: after the return window).
-    issues: tuple[Period | None, ...]
-    #: Per version: the expiry of the points it gives, when not the program's.
-    expiries: tuple[ExpiryPolicy | None, ...]
 
     def at(self, instant: datetime) -> CompiledRule | None:
         index = bisect.bisect_right(self.starts, instant) - 1
@@ -254,6 +253,8 @@ class Rulebook:
 
     revision: int
     histories: tuple[_RuleHistory, ...]
+    #: What each (rule id, version) says beyond the domain's rule.
+    extras: dict[tuple[int, int], _VersionExtras]
     #: Rule sets by the versions they hold (a few: one per rule-version epoch).
     sets: dict[tuple[tuple[int, int], ...], RuleSet] = field(default_factory=dict)
 
@@ -281,11 +282,7 @@ class Rulebook:
         return self._of(rule_id, version).expiry
 
     def _of(self, rule_id: int, version: int) -> _VersionExtras:
-        for history in self.histories:
-            for index, rule in enumerate(history.versions):
-                if rule.rule_id == rule_id and rule.version == version:
-                    return _VersionExtras(history.issues[index], history.expiries[index])
-        return _VersionExtras(None, None)
+        return self.extras.get((rule_id, version), _NO_EXTRAS)
 
 
 #: Compiled rules per database (engine) and program. Revisions are random, not counters,
@@ -314,21 +311,19 @@ def _load(uow: UnitOfWork, program: Program, revision: int) -> Rulebook:
     for row in uow.rules.versions_of_program(program.id):
         by_rule.setdefault(row.rule_id, []).append(row)
     histories = []
+    extras: dict[tuple[int, int], _VersionExtras] = {}
     for rule_id, rows in by_rule.items():
         # Two versions with the same effective instant: the later version wins.
         ordered = sorted(rows, key=lambda row: (row.effective_from, row.version))
+        versions = []
+        for row in ordered:
+            stored = _stored(row.spec)  # parsed once per version
+            versions.append(compile_rule(rule_id, row.version, to_spec(row.code, stored)))
+            extras[(rule_id, row.version)] = _VersionExtras(_issue(stored), _expiry(stored))
         histories.append(
-            _RuleHistory(
-                starts=tuple(row.effective_from for row in ordered),
-                versions=tuple(
-                    compile_rule(rule_id, row.version, to_spec(row.code, _stored(row.spec)))
-                    for row in ordered
-                ),
-                issues=tuple(_issue(_stored(row.spec)) for row in ordered),
-                expiries=tuple(_expiry(_stored(row.spec)) for row in ordered),
-            )
+            _RuleHistory(tuple(row.effective_from for row in ordered), tuple(versions))
         )
-    return Rulebook(revision, tuple(histories))
+    return Rulebook(revision, tuple(histories), extras)
 
 
 def _issue(spec: RuleIn) -> Period | None:
