@@ -56,6 +56,10 @@ brands = Table(
     Column("code", String(64), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Coalition partners: the brand's own currency (NULL: the program's) and when it left
+    # the coalition (its members' points stay valid; it can no longer issue points).
+    Column("currency", String(3), nullable=True),
+    Column("left_at", UTCDateTime, nullable=True),
     UniqueConstraint("tenant_id", "code", name="uq_brands_tenant_code"),
 )
 
@@ -102,6 +106,8 @@ programs = Table(
     Column("tiers", Json, nullable=True),
     # A new random value at every earning-rule change, so caches of compiled rules reload.
     Column("rules_revision", Integer, nullable=False, server_default="0"),
+    # The referral policy (domain value serialised; NULL: referrals off).
+    Column("referral_policy", Json, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("tenant_id", "code", name="uq_programs_tenant_code"),
     CheckConstraint("point_value_points > 0 AND point_value_amount > 0", name="point_value"),
@@ -360,6 +366,8 @@ redemptions = Table(
     Column("fulfilment_status", String(16), nullable=True),
     Column("fulfilment_note", Text, nullable=True),
     Column("fulfilment_updated_at", UTCDateTime, nullable=True),
+    # The brand that honours the reward (coalition settlement pays it); NULL: the default.
+    Column("brand_id", Id, ForeignKey("brands.id"), nullable=True),
     UniqueConstraint("tenant_id", "code", name="uq_redemptions_tenant_code"),
     CheckConstraint("status IN ('issued', 'consumed', 'cancelled')", name="status"),
     Index("ix_redemptions_member", "member_id"),
@@ -555,3 +563,32 @@ store_credit_spends = Table(
     CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),
     Index("ix_store_credit_spends_member", "member_id"),
 )
+
+
+# ---------------------------------------------------------------------------------------
+# Growth programs (migration 0003). Each feature keeps its tables in its own section.
+# ---------------------------------------------------------------------------------------
+
+# --- segments ---
+
+# --- end segments ---
+
+# --- campaigns ---
+
+# --- end campaigns ---
+
+# --- referrals ---
+
+# --- end referrals ---
+
+# --- memberships ---
+
+# --- end memberships ---
+
+# --- charity ---
+
+# --- end charity ---
+
+# --- coalition ---
+
+# --- end coalition ---

@@ -34,6 +34,9 @@ class Template:
     description: str
     #: Builds (program settings, rules, rewards) for a currency's major unit in minor units.
     build: Callable[[str, int], tuple[Spec, list[Spec], list[Spec]]]
+    #: What a growth template adds after the rules and rewards (plans, charities, brands),
+    #: through the same services as the API: (uow, caller, program, major unit, now).
+    extras: Callable[[UnitOfWork, Caller, Program, int, datetime], None] | None = None
 
 
 def _money(currency: str, amount: int) -> Spec:
@@ -175,18 +178,27 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+def all_templates() -> dict[str, Template]:
+    """The core templates and the growth programs' (memberships, charity, coalition)."""
+    # Imported here: the growth templates' builders import this module for `Template`.
+    from patron.services import growth_templates
+
+    return {**TEMPLATES, **growth_templates.TEMPLATES}
+
+
 def list_templates() -> list[TemplateView]:
-    return [TemplateView(name=t.name, description=t.description) for t in TEMPLATES.values()]
+    return [TemplateView(name=t.name, description=t.description) for t in all_templates().values()]
 
 
 def create_from_template(
     uow: UnitOfWork, caller: Caller, spec: TemplateIn, now: datetime
 ) -> Program:
     """Create program `spec.code` from template `spec.template`, with its rules and rewards."""
-    template = TEMPLATES.get(spec.template)
+    templates = all_templates()
+    template = templates.get(spec.template)
     if template is None:
         raise NotFound(
-            f"no template {spec.template!r}; templates: {', '.join(TEMPLATES)}", field="template"
+            f"no template {spec.template!r}; templates: {', '.join(templates)}", field="template"
         )
     settings, rule_specs, reward_specs = template.build(
         spec.currency, minor_units_per_major(spec.currency)
@@ -205,4 +217,6 @@ def create_from_template(
         rules.create_rule(uow, caller, program, NewRuleIn.model_validate(rule), now)
     for reward in reward_specs:
         redemptions.create_reward(uow, program, RewardIn.model_validate(reward), now)
+    if template.extras is not None:
+        template.extras(uow, caller, program, minor_units_per_major(spec.currency), now)
     return program
