@@ -36,6 +36,7 @@ from patron.domain.rules import (
 )
 from patron.domain.tiers import TierLevel
 from patron.services import tiers
+from patron.services.perks import NO_PERKS, Perks
 from patron.services.rules import Rulebook, rulebook
 
 
@@ -49,25 +50,31 @@ class MemberTraits:
     chosen_day: date | None = None
     chosen_day_multiplier: Fraction = Fraction(1)
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    perks: Perks = NO_PERKS
 
     @classmethod
     def of(
-        cls, tags: tuple[str, ...], level: TierLevel | None, chosen_day: date | None
+        cls,
+        tags: tuple[str, ...],
+        level: TierLevel | None,
+        chosen_day: date | None,
+        perks: Perks = NO_PERKS,
     ) -> MemberTraits:
-        """A member's traits from its tags, tier level and chosen day."""
+        """A member's traits from its tags, tier level, chosen day, segments and plans."""
         return cls(
             tags=tags,
             tier=level.code if level else None,
             tier_multiplier=level.multiplier if level else Fraction(1),
             chosen_day=chosen_day,
             chosen_day_multiplier=tiers.chosen_day_multiplier(level),
+            perks=perks,
         )
 
     def facts(self) -> MemberFacts:
         return MemberFacts(
             tags=self.tags,
             tier=self.tier,
-            segments=(),
+            segments=self.perks.segments,
             tier_multiplier=self.tier_multiplier,
             chosen_day=self.chosen_day,
             chosen_day_multiplier=self.chosen_day_multiplier,
@@ -88,6 +95,11 @@ class Earning:
     @property
     def has_rules(self) -> bool:
         return not self._book.empty
+
+    @property
+    def segment_codes(self) -> frozenset[str]:
+        """The segments the program's rules name (membership is looked up for these only)."""
+        return self._book.segment_codes
 
     def credit_schedule(self, rule_id: int, version: int) -> Period | None:
         """When a percent-back rule version's store credit is issued (None: after the

@@ -29,12 +29,13 @@ from patron.domain.rules import Evaluation, EventFacts, LineFacts, OrderFacts, T
 from patron.schemas.common import Money
 from patron.schemas.members import MemberProfile
 from patron.schemas.orders import OrderPaidIn, OrderResult
-from patron.services import store_credit, tiers
+from patron.services import perks, store_credit, tiers
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.earning import Earning, MemberTraits
 from patron.services.member_ledger import Credit, Credited, MemberLedger, Refs, credit_many
 from patron.services.members import add_member
+from patron.services.perks import NO_PERKS
 
 ORDER_PAID = "order.paid"
 
@@ -338,7 +339,7 @@ def _award(
     balances = _locked_balances(uow, program, active, now)
     rules = Earning(uow, program)
     if rules.has_rules or program.tiers is not None:
-        _apply_rules(uow, program, rules, active)
+        _apply_rules(uow, program, rules, active, now)
     for item in items:
         item.explanation = _explain(program, item)
     earning = [item for item in active if item.points > 0]
@@ -419,10 +420,13 @@ def _issue_store_credit(
     )
 
 
-def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[_Item]) -> None:
+def _apply_rules(
+    uow: UnitOfWork, program: Program, rules: Earning, items: list[_Item], now: datetime
+) -> None:
     """Evaluate the earning rules and tier multiplier for each order (balances are locked:
     limits hold)."""
     member_ids = sorted({item.member_id for item in items})
+    member_perks = perks.for_members(uow, program, member_ids, now, rules.segment_codes)
     first_orders = uow.orders.first_order_ids(member_ids)
     levels = tiers.traits(uow, program, member_ids)
     chosen = uow.members.chosen_days(member_ids) if levels else {}
@@ -440,7 +444,9 @@ def _apply_rules(uow: UnitOfWork, program: Program, rules: Earning, items: list[
             order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
         )
         day = tiers.chosen_day_in(chosen.get(item.member_id, {}), item.order.occurred_at, program)
-        traits = MemberTraits.of(item.tags, levels.get(item.member_id), day)
+        traits = MemberTraits.of(
+            item.tags, levels.get(item.member_id), day, member_perks.get(item.member_id, NO_PERKS)
+        )
         evaluation = rules.evaluate(item.member_id, event, traits.facts())
         item.evaluation = evaluation
         item.points = evaluation.points

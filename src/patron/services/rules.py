@@ -273,6 +273,16 @@ class Rulebook:
     def empty(self) -> bool:
         return not self.histories
 
+    @property
+    def segment_codes(self) -> frozenset[str]:
+        """Every segment any version's conditions name: the segments a write must know."""
+        return frozenset(
+            code
+            for history in self.histories
+            for rule in history.versions
+            for code in rule.spec.conditions.segments
+        )
+
     def credit_schedule(self, rule_id: int, version: int) -> Period | None:
         """The period a percent-back rule version's store credit is issued at the end of."""
         return self._of(rule_id, version).issue
