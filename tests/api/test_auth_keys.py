@@ -37,6 +37,10 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
         "/v1/members/c1/redemptions",
         {"reward_id": "rwd_0000000000000000"},
     ),
+    ("POST", "/v1/members/{customer_id}/grants"): (
+        "/v1/members/c1/grants",
+        {"reward": "rwd_0000000000000000", "reason": "goodwill"},
+    ),
     ("POST", "/v1/orders"): ("/v1/orders", order("o9")),
     ("POST", "/v1/orders/batch"): ("/v1/orders/batch", {"orders": [order("o9")]}),
     ("POST", "/v1/refunds"): ("/v1/refunds", refund("r9", "o1", lines=[("L0", 1)])),
@@ -100,6 +104,7 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
 #: Operations that need the admin scope; the others need write (or, for GETs, read).
 ADMIN_ONLY = {
     ("POST", "/v1/rewards"),
+    ("POST", "/v1/members/{customer_id}/grants"),
     ("POST", "/v1/rewards/{reward_id}/codes"),
     ("POST", "/v1/keys"),
     ("POST", "/v1/keys/{key_id}/revoke"),

@@ -207,6 +207,14 @@ def _redeem(w: World) -> None:
     assert_not_found(w.as_a("POST", "/v1/members/alice/redemptions", body), "reward_id")
 
 
+@probe("POST", "/v1/members/{customer_id}/grants")
+def _grant(w: World) -> None:
+    body = {"reward": w.reward_id, "reason": "steal"}
+    # B's member, B's reward; A's own member, B's reward
+    assert_not_found(w.as_a("POST", "/v1/members/bob/grants", body), "customer_id")
+    assert_not_found(w.as_a("POST", "/v1/members/alice/grants", body), "reward")
+
+
 @probe("POST", "/v1/members/{customer_id}/tier")
 def _assign_tier(w: World) -> None:
     body = {"tier": "gold", "reason": "vip", "until": "2027-01-01T00:00:00Z"}

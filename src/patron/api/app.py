@@ -12,7 +12,16 @@ from patron import __version__
 from patron.api import problems
 from patron.api.body_limit import BodyLimit
 from patron.api.cache import TtlCache
-from patron.api.routers import admin, health, members, orders, rewards, rules, store_credit
+from patron.api.routers import (
+    admin,
+    grants,
+    health,
+    members,
+    orders,
+    rewards,
+    rules,
+    store_credit,
+)
 from patron.config import get_settings
 from patron.db.engine import make_engine
 from patron.domain.program import Program
@@ -43,7 +52,7 @@ def create_app(engine: Engine | None = None, clock: Callable[[], datetime] = utc
     app.state.key_cache = TtlCache[str, Caller](settings.cache_ttl_seconds)
     app.state.program_cache = TtlCache[tuple[int, str | None], Program](settings.cache_ttl_seconds)
     problems.install(app)
-    for module in (health, members, orders, rewards, rules, store_credit, admin):
+    for module in (health, members, orders, rewards, rules, store_credit, grants, admin):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -140,15 +140,58 @@ def redeem(
     _check_tier(reward, level, external_id)
     _check_limit(uow, program, reward, member.id, now)
     points, value = price(reward, level, spec.points)
+    redemption_pk = issue_redemption(uow, program, member.id, reward, points, value, now)
+    if points > 0:  # a tier may price a reward at 0
+        ledger.debit(
+            points,
+            kind=TxKind.REDEEM,
+            target_account=program_account(program.id, "redeemed"),
+            refs=Refs(redemption_id=redemption_pk, api_key_id=caller.api_key_id),
+            details={"reward_id": reward.public_id, "reward": reward.name},
+            field="reward_id",
+        )
+    ledger.save()
+    pay_store_credit(uow, program, member.id, reward, value, redemption_pk, caller.api_key_id, now)
+    view = redemption_view(uow, uow.rewards.redemption_by_pk(redemption_pk), now)
+    uow.outbox.add(
+        tenant_id=program.tenant_id,
+        program_id=program.id,
+        type_="reward.redeemed",
+        payload={
+            "customer_id": external_id,
+            "redemption_id": view.id,
+            "reward_id": reward.public_id,
+            "kind": reward.kind,
+            "points": points,
+            "code": view.code,
+        },
+        now=now,
+    )
+    return view
+
+
+def issue_redemption(
+    uow: UnitOfWork,
+    program: Program,
+    member_id: int,
+    reward: Row[Any],
+    points: int,
+    value: int | None,
+    now: datetime,
+) -> int:
+    """Write the redemption row of `reward` for `points` (0 for a granted reward): its code
+    (new, or the next of the pool: 409 when none is left), one unit of stock, a gift's
+    fulfilment record. The caller holds the reward row locked when it has stock or a
+    pool. Returns the redemption's id; the points are the caller's to debit."""
     gift = reward.kind == RewardKind.GIFT.value
     code, pool_code_id = _code(uow, reward)
     if reward.stock is not None and not uow.rewards.take_stock(reward.id):
-        raise OutOfStock("this reward is out of stock", field="reward_id")  # pragma: no cover
+        raise OutOfStock("this reward is out of stock", field="reward_id")
     redemption_pk = uow.rewards.insert_redemption(
         tenant_id=program.tenant_id,
         program_id=program.id,
         public_id=public_id("rdm"),
-        member_id=member.id,
+        member_id=member_id,
         reward_id=reward.id,
         points=points,
         code=code,
@@ -164,36 +207,24 @@ def redeem(
     )
     if pool_code_id is not None:
         uow.rewards.assign_code(pool_code_id, redemption_pk)
-    if points > 0:  # a tier may price a reward at 0
-        ledger.debit(
-            points,
-            kind=TxKind.REDEEM,
-            target_account=program_account(program.id, "redeemed"),
-            refs=Refs(redemption_id=redemption_pk, api_key_id=caller.api_key_id),
-            details={"reward_id": reward.public_id, "reward": reward.name},
-            field="reward_id",
-        )
-    ledger.save()
+    return redemption_pk
+
+
+def pay_store_credit(
+    uow: UnitOfWork,
+    program: Program,
+    member_id: int,
+    reward: Row[Any],
+    value: int | None,
+    redemption_pk: int,
+    api_key_id: int | None,
+    now: datetime,
+) -> None:
+    """A store-credit reward pays its value into the member's wallet when it is issued."""
     if reward.kind == RewardKind.STORE_CREDIT.value and value:
         store_credit.pay_reward(
-            uow, program, member.id, value, redemption_pk, caller.api_key_id, reward.public_id, now
+            uow, program, member_id, value, redemption_pk, api_key_id, reward.public_id, now
         )
-    view = redemption_view(uow, uow.rewards.redemption_by_pk(redemption_pk), now)
-    uow.outbox.add(
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        type_="reward.redeemed",
-        payload={
-            "customer_id": external_id,
-            "redemption_id": view.id,
-            "reward_id": reward.public_id,
-            "kind": reward.kind,
-            "points": points,
-            "code": code,
-        },
-        now=now,
-    )
-    return view
 
 
 def _active_reward(
