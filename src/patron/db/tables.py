@@ -133,6 +133,8 @@ members = Table(
     Column("status", String(16), nullable=False),
     Column("enrolled_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When the birthday was last set or changed (campaigns: "set at least N days before").
+    Column("birthday_set_at", UTCDateTime, nullable=True),
     UniqueConstraint("program_id", "external_id", name="uq_members_program_external"),
     CheckConstraint("status IN ('active', 'blocked')", name="status"),
 )
@@ -332,6 +334,10 @@ rewards = Table(
     Column("per_member_limit", Integer, nullable=True),
     Column("limit_period", String(16), nullable=True),
     Column("tiers", Json, nullable=True),
+    # Segment codes allowed to redeem (NULL: everyone).
+    Column("segments", Json, nullable=True),
+    # Membership plan codes whose holders (perks applying) may redeem (NULL: everyone).
+    Column("plans", Json, nullable=True),
     Column("active_from", UTCDateTime, nullable=True),
     Column("active_to", UTCDateTime, nullable=True),
     Column("usable_from", UTCDateTime, nullable=True),
@@ -571,24 +577,318 @@ store_credit_spends = Table(
 
 # --- segments ---
 
+# Saved filters over a program's members; `filter` is the API form (schemas/segments.py).
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("filter", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "code", name="uq_segments_program_code"),
+)
+
+# Each member's RFM scores (1-5, see domain/segments.rfm_score), recomputed for the whole
+# program by the daily `rfm` job: ranking every member reads all the program's orders, too
+# much for each write whose rules name an RFM segment.
+member_rfm = Table(
+    "member_rfm",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("recency", Integer, nullable=False),
+    Column("frequency", Integer, nullable=False),
+    Column("monetary", Integer, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "recency BETWEEN 1 AND 5 AND frequency BETWEEN 1 AND 5 AND monetary BETWEEN 1 AND 5",
+        name="scores",
+    ),
+    Index("ix_member_rfm_program", "program_id"),
+)
+
 # --- end segments ---
 
 # --- campaigns ---
+
+# A campaign: birthday, anniversary, welcome, bonus, win_back or appreciation. `spec` is its
+# API form (offer, timing, segment...), validated by the domain before it is stored.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("spec", Json, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=True),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "code", name="uq_campaigns_program_code"),
+)
+
+# What a campaign gave a member, once per (campaign, member, key): the key names the period
+# (a birthday's year, a lapse's last order, "welcome"...), so a job run twice, late or
+# concurrently never grants twice: the second insert finds the row and gives nothing.
+campaign_grants = Table(
+    "campaign_grants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=True),
+    Column("redemption_id", Id, ForeignKey("redemptions.id"), nullable=True),
+    Column("granted_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "member_id", "key", name="uq_campaign_grants_key"),
+    Index("ix_campaign_grants_member", "member_id"),
+)
 
 # --- end campaigns ---
 
 # --- referrals ---
 
+# Every member's referral code (given at enrolment, or to all members when the referral
+# policy is set); unique per program.
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, unique=True),
+    Column("code", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "code", name="uq_referral_codes_program_code"),
+)
+
+# A friend referred by an advocate (at most one referral per friend). `findings` are the
+# fraud checks that fired ([{check, reason}]), `decisions` every status change
+# ([{status, reason, note, at}]), both kept for review.
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("advocate_member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("friend_member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("findings", Json, nullable=False),
+    Column("decisions", Json, nullable=False),
+    Column("qualifying_order_id", Id, ForeignKey("orders.id"), nullable=True),
+    Column("qualifies_at", UTCDateTime, nullable=True),
+    Column("friend_rewarded_at", UTCDateTime, nullable=True),
+    Column("advocate_rewarded_at", UTCDateTime, nullable=True),
+    Column("friend_reward", Json, nullable=True),
+    Column("advocate_reward", Json, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "friend_member_id", name="uq_referrals_program_friend"),
+    CheckConstraint(
+        "status IN ('pending', 'qualifying', 'held', 'rewarded', 'rejected', 'void')",
+        name="status",
+    ),
+    Index("ix_referrals_program_status", "program_id", "status", "id"),
+    Index("ix_referrals_advocate", "advocate_member_id", "created_at"),
+)
+
+# What the referral checks compare: a member's normalised IP, device id and shipping
+# address, as seen on events that carried them.
+referral_fingerprints = Table(
+    "referral_fingerprints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(500), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("member_id", "kind", "value", name="uq_referral_fingerprints_member"),
+)
+
+# Shares an advocate recorded (the "invited" statistic); Patron sends no email.
+referral_invites = Table(
+    "referral_invites",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("member_id", "email", name="uq_referral_invites_member_email"),
+)
+
 # --- end referrals ---
 
 # --- memberships ---
+
+# A paid membership plan; `perks` is the validated JSON of `schemas.memberships.PerksIn`.
+membership_plans = Table(
+    "membership_plans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("price_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("trial_days", Integer, nullable=False),
+    Column("grace_days", Integer, nullable=False),
+    Column("perks", Json, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "code", name="uq_membership_plans_program_code"),
+)
+
+# A member's subscription to a plan, as the store reports it (see domain/memberships.py).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("plan_id", Id, ForeignKey("membership_plans.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("anchor_at", UTCDateTime, nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=True),
+    Column("trial_end", UTCDateTime, nullable=True),
+    Column("grace_until", UTCDateTime, nullable=True),
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("refund_amount", BigInteger, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_subscriptions_program_member", "program_id", "member_id"),
+    Index("ix_subscriptions_program_status", "program_id", "status"),
+)
+
+# Payments, failed payments and refunds the store reported; a reference is used once per
+# program (a reference seen before is refused).
+membership_payments = Table(
+    "membership_payments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(128), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("period_start", UTCDateTime, nullable=True),
+    Column("period_end", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "reference", name="uq_membership_payments_program_reference"),
+    Index("ix_membership_payments_subscription", "subscription_id"),
+)
+
+# Monthly credits and yearly dividends given: one per subscription, kind and period.
+membership_credits = Table(
+    "membership_credits",
+    metadata,
+    Column("subscription_id", Id, ForeignKey("subscriptions.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    _tenant(),
+    Column("amount", BigInteger, nullable=False),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
 # --- end memberships ---
 
 # --- charity ---
 
+# A program's charity catalogue. The donation terms live on each charity (a brand may
+# match donations to one cause and not another): points must be a multiple of
+# `points_step` and at least `min_points`; the brand adds `matching_percent` % of the value.
+charities = Table(
+    "charities",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("logo_url", String(2048), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("points_step", Integer, nullable=False),
+    Column("min_points", BigInteger, nullable=False),
+    Column("matching_percent", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "code", name="uq_charities_program_code"),
+    CheckConstraint("points_step > 0 AND min_points >= 0", name="terms"),
+    CheckConstraint("matching_percent >= 0 AND matching_percent <= 100", name="matching"),
+)
+
+# One donation: the points moved to `program:{id}:donated` by ledger transaction
+# `transaction_id`, and their money value and the brand's matching, fixed when donated.
+donations = Table(
+    "donations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("charity_id", Id, ForeignKey("charities.id"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("value_amount", BigInteger, nullable=False),
+    Column("matching_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("points > 0 AND value_amount >= 0 AND matching_amount >= 0", name="amounts"),
+    Index("ix_donations_program_created", "program_id", "created_at"),
+    Index("ix_donations_member", "member_id", "id"),
+)
+
 # --- end charity ---
 
 # --- coalition ---
+
+# Exchange rates fixed per settlement period: 1 unit of the program's currency is `rate`
+# units of `currency` (an exact decimal string, never a float). `period` is a period key:
+# `2026-Q1`, `2026-01` or `2026`.
+exchange_rates = Table(
+    "exchange_rates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    _tenant(),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "period", "currency", name="uq_exchange_rates_period"),
+)
 
 # --- end coalition ---
