@@ -114,17 +114,19 @@ BASELINE = """
 """
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(default_members: int = 1_000_000, minimum: int = 10) -> argparse.Namespace:
+    """`--members` (at least `minimum`) and `--keep`; shared with bench/segments.py."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=default_members)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    if args.members < 10:
-        parser.error("--members must be at least 10")
+    if args.members < minimum:
+        parser.error(f"--members must be at least {minimum:,}")
     return args
 
 
-def setup(bench_url: str, members: int) -> dict[str, Any]:
+def tiered_tenant(bench_url: str, ladder: dict[str, Any]) -> dict[str, Any]:
+    """A tenant whose program has the tier `ladder`: its ids (shared with bench/segments.py)."""
     from patron.db.engine import make_engine
     from patron.db.uow import UnitOfWork
     from patron.schemas.programs import ProgramUpdate, TiersIn
@@ -136,11 +138,15 @@ def setup(bench_url: str, members: int) -> dict[str, Any]:
         with UnitOfWork(engine) as uow:
             program = uow.programs.get(tenant["program_id"])
             assert program is not None
-            update_program(uow, program, ProgramUpdate(tiers=TiersIn.model_validate(LADDER)))
+            update_program(uow, program, ProgramUpdate(tiers=TiersIn.model_validate(ladder)))
             uow.commit()
     finally:
         engine.dispose()
-    params = {**tenant, "members": members}
+    return tenant
+
+
+def setup(bench_url: str, members: int) -> dict[str, Any]:
+    params = {**tiered_tenant(bench_url, LADDER), "members": members}
     with connected(bench_url, isolation_level="AUTOCOMMIT") as connection:
         for table in ("members", "member_balances", "member_tiers"):
             _step(connection, table, params)

@@ -286,7 +286,7 @@ def _metric_query(
             )
             .group_by(ledger_transactions.c.member_id)
         )
-    value = func.count() if metric is TierMetric.ORDERS else func.sum(_net_spend(program))
+    value = func.count() if metric is TierMetric.ORDERS else func.sum(net_spend(program))
     return (
         select(orders.c.member_id, value.label("value"))
         .where(
@@ -310,7 +310,7 @@ tier_due = Table(
 )
 
 
-def _net_spend(program: Program) -> Any:
+def net_spend(program: Program) -> Any:
     """An order's eligible spend less what was refunded of it (as the program counts it)."""
     refunded: Any = orders.c.merchandise_refunded
     if program.include_shipping:
