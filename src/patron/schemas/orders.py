@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
 from patron.schemas.common import Currency, ExternalId, Money, Strict
 from patron.schemas.members import MemberProfile
+from patron.schemas.referrals import AddressIn, DeviceId, Ip
 
 
 class OrderLineIn(Strict):
@@ -44,6 +45,12 @@ class OrderPaidIn(Strict):
     total: Money
     discount_codes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = []
     occurred_at: AwareDatetime
+    # Referrals (single orders only, not batches): an advocate's code on the customer's
+    # first order, and what the referral fraud checks compare.
+    referral_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    ip: Ip | None = None
+    device_id: DeviceId | None = None
+    shipping_address: AddressIn | None = None
 
     def amounts(self) -> list[tuple[str, Money | None]]:
         """Every amount with its field path (all must be in the order's currency)."""

@@ -81,6 +81,12 @@ def record_order_paid(
     assert outcome.result is not None
     if outcome.status == "replayed":
         raise Replayed(outcome.result.model_dump(mode="json"))
+    if order.referral_code or order.ip or order.device_id or order.shipping_address:
+        # Only orders that carry referral data take this path. Imported here: referrals
+        # grant coupons through redemptions, which import the members service.
+        from patron.services.referrals import after_order
+
+        after_order(uow, caller, program, order, now)
     return outcome.result
 
 
