@@ -28,13 +28,15 @@ One rule, in this order (the first failure is the reason given):
      "best_of: rule 'y' gave more" (or "... gave as much and ranks higher").
 
 Points: for `order.paid` the base earning (`order.base_points`) comes first, then the
-member's tier multiplier adds base x (m - 1); then the rules. On the member's chosen day
+member's tier multiplier adds base x (m - 1), and its membership plans' multiplier adds
+base x (p - 1); then the rules. On the member's chosen day
 (the event's local date) the total of base, tier and rules is multiplied. Store credit is
 never multiplied. Fractions are rounded with `base_rounding` for the base, tier and chosen
 day, and with each rule's own rounding for its award.
 
 The explanation is a list of JSON-ready dicts: {"rule": "base", "points"}, then {"rule":
-"tier", "tier", "multiplier", "points"} if the tier multiplies, then one entry per
+"tier", "tier", "multiplier", "points"} if the tier multiplies, {"rule": "plan", "plans",
+"multiplier", "points"} if the member's plans do, then one entry per
 considered rule {"rule": code, "rule_id", "version", "matched", "applied", "points",
 "store_credit"} plus "reason" when it gives nothing or is capped (and "uncapped_points"
 when capped), then {"rule": "chosen_day", "multiplier", "points"}. Multipliers are exact
@@ -169,18 +171,37 @@ def _base(
     base = order.base_points
     explanation.append({"rule": "base", "points": base})
     multiplier = member.tier_multiplier
+    extra = 0
+    if multiplier != 1:
+        extra = _times(base, multiplier, rounding) - base
+        explanation.append(
+            {
+                "rule": "tier",
+                "tier": member.tier or "",
+                "multiplier": fraction_text(multiplier),
+                "points": extra,
+            }
+        )
+    return base + extra + _plan(base, member, rounding, explanation)
+
+
+def _plan(
+    base: int, member: MemberFacts, rounding: Rounding, explanation: list[dict[str, Any]]
+) -> int:
+    """The membership plans' share of the base earning (base x (m - 1)), explained."""
+    multiplier = member.plan_multiplier
     if multiplier == 1:
-        return base
+        return 0
     extra = _times(base, multiplier, rounding) - base
     explanation.append(
         {
-            "rule": "tier",
-            "tier": member.tier or "",
+            "rule": "plan",
+            "plans": list(member.plans),
             "multiplier": fraction_text(multiplier),
             "points": extra,
         }
     )
-    return base + extra
+    return extra
 
 
 def _chosen_day(

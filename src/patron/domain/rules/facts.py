@@ -87,9 +87,13 @@ class MemberFacts:
     chosen_day: date | None = None
     chosen_day_multiplier: Fraction = Fraction(1)
     attributes: Mapping[str, Any] = field(default_factory=_empty)
+    #: Membership plans whose perks apply, and the product of their points multipliers:
+    #: it multiplies the base earning like the tier's (adds base x (m - 1)).
+    plans: tuple[str, ...] = ()
+    plan_multiplier: Fraction = Fraction(1)
 
     def __post_init__(self) -> None:
-        if self.tier_multiplier < 0 or self.chosen_day_multiplier < 0:
+        if self.tier_multiplier < 0 or self.chosen_day_multiplier < 0 or self.plan_multiplier < 0:
             raise ValueError("multipliers must not be negative")
 
 
