@@ -24,6 +24,12 @@ class RefundPolicy(StrEnum):
     REMAINING = "remaining"
 
 
+def points_value(points: int, point_value_points: int, point_value_amount: int) -> int:
+    """floor(points * amount / per): `point_value_points` points are worth
+    `point_value_amount` minor units; a fraction of a minor unit is never paid out."""
+    return points * point_value_amount // point_value_points
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     """A program's configuration, as loaded for one use case."""
@@ -74,4 +80,4 @@ class Program:
 
     def money_value(self, points: int) -> int:
         """Money value of `points` in minor units of the program currency (floored)."""
-        return points * self.point_value_amount // self.point_value_points
+        return points_value(points, self.point_value_points, self.point_value_amount)
