@@ -19,3 +19,6 @@ class BrandView(BaseModel):
     code: str
     name: str
     created_at: datetime
+    #: Coalitions: the brand's own currency (null: the program's), when it left.
+    currency: str | None = None
+    left_at: datetime | None = None

@@ -20,7 +20,7 @@ from patron.schemas.members import MemberProfile
 from patron.schemas.rules import EventTypeIn, EventTypeView
 from patron.services.awarding import award_action
 from patron.services.brands import resolve_brand
-from patron.services.context import Caller
+from patron.services.context import Caller, require_active_brand
 from patron.services.members import add_member
 from patron.services.orders import claim_event
 
@@ -31,6 +31,7 @@ def record_action(
     """Record an action once and award what the rules give; raises Replayed on a repeat."""
     event_type = _event_type(uow, program, action)
     brand_id = resolve_brand(uow, caller, action.brand)
+    require_active_brand(caller, brand_id)
     member, enrolled = _member(uow, program, action, now)
     event_id = claim_event(
         uow,

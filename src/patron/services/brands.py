@@ -22,7 +22,13 @@ def create_brand(uow: UnitOfWork, caller: Caller, spec: BrandIn, now: datetime) 
 
 def list_brands(uow: UnitOfWork, caller: Caller) -> list[BrandView]:
     return [
-        BrandView(code=row.code, name=row.name, created_at=row.created_at)
+        BrandView(
+            code=row.code,
+            name=row.name,
+            created_at=row.created_at,
+            currency=row.currency,
+            left_at=row.left_at,
+        )
         for row in uow.tenants.list_brands(caller.tenant_id)
         if caller.brand_id is None or row.id == caller.brand_id
     ]
@@ -46,3 +52,11 @@ def resolve_brand(uow: UnitOfWork, caller: Caller, code: str | None) -> int:
     if caller.brand_id is not None and brand.id != caller.brand_id:
         raise Forbidden("this API key may only act for its own brand", field="brand")
     return int(brand.id)
+
+
+def sees_brand(caller: Caller, brand_id: int | None) -> bool:
+    """Whether the caller may see data of `brand_id` (None: the tenant's default brand):
+    a brand key sees only its own brand's orders and redemptions."""
+    if caller.brand_id is None:
+        return True
+    return (brand_id or caller.default_brand_id) == caller.brand_id

@@ -112,4 +112,7 @@ def authenticate(uow: UnitOfWork, token: str) -> Caller:
         scopes=parse_scopes(row.scopes),
         brand_id=row.brand_id,
         default_brand_id=default_brand.id if default_brand else None,
+        left_brand_ids=frozenset(
+            brand.id for brand in uow.tenants.list_brands(row.tenant_id) if brand.left_at
+        ),
     )

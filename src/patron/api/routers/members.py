@@ -21,7 +21,8 @@ from patron.schemas.members import (
     UpdateMember,
 )
 from patron.schemas.rewards import RedeemIn, RedemptionView
-from patron.services import adjustments, members, redemptions, tiers
+from patron.services import adjustments, coalition, members, redemptions, tiers
+from patron.services.brands import sees_brand
 from patron.services.context import Scope
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
@@ -56,7 +57,12 @@ def list_members(ctx: Ctx, cursor: str | None = None, limit: Limit = 50) -> Page
 
 @router.get("/{customer_id}", response_model=MemberView, summary="A member, balance, recent ledger")
 def get_member(customer_id: CustomerId, ctx: Ctx) -> MemberView:
-    return ctx.read(lambda uow, prog: members.member_view(uow, prog, customer_id, ctx.now))
+    def query(uow: UnitOfWork, prog: Program) -> MemberView:
+        view = members.member_view(uow, prog, customer_id, ctx.now)
+        recent = coalition.brand_ledger(uow, ctx.caller, view.recent_ledger)
+        return view.model_copy(update={"recent_ledger": recent})
+
+    return ctx.read(query)
 
 
 @router.patch("/{customer_id}", response_model=MemberView, summary="Update a member")
@@ -81,6 +87,7 @@ def ledger(
     def query(uow: UnitOfWork, prog: Program) -> Page[LedgerTransactionView]:
         member = members.require_member(uow, prog, customer_id)
         views = members.ledger_page(uow, member.id, before_id=before, limit=limit + 1)
+        views = coalition.brand_ledger(uow, ctx.caller, views)  # a brand key: its own details
         next_cursor = encode_cursor("t", views[limit - 1].id) if len(views) > limit else None
         return Page[LedgerTransactionView](data=views[:limit], next_cursor=next_cursor)
 
@@ -124,7 +131,11 @@ def member_redemptions(customer_id: CustomerId, ctx: Ctx) -> list[RedemptionView
     def query(uow: UnitOfWork, prog: Program) -> list[RedemptionView]:
         member = members.require_member(uow, prog, customer_id)
         rows = uow.rewards.member_redemptions(member.id)
-        return [redemptions.redemption_view(uow, row, ctx.now) for row in rows]
+        return [
+            redemptions.redemption_view(uow, row, ctx.now)
+            for row in rows
+            if sees_brand(ctx.caller, row.brand_id)  # a brand key: its brand's only
+        ]
 
     return ctx.read(query)
 

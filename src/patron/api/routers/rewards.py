@@ -63,7 +63,9 @@ def import_codes(reward_id: PublicId, spec: CodesIn, ctx: Ctx) -> JSONResponse:
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionView, summary="A redemption")
 def get_redemption(redemption_id: PublicId, ctx: Ctx) -> RedemptionView:
-    return ctx.read(lambda uow, prog: redemptions.get_redemption(uow, prog, redemption_id, ctx.now))
+    return ctx.read(
+        lambda uow, prog: redemptions.get_redemption(uow, prog, redemption_id, ctx.now, ctx.caller)
+    )
 
 
 @router.post(
