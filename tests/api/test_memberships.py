@@ -171,6 +171,21 @@ def test_a_payment_reference_seen_before_is_409_and_writes_nothing(
     )
     assert (again.status_code, again.json()["field"]) == (409, "plan")
     assert count_rows(engine) == before
+    # and a refund above what was paid (one period) is refused
+    price = _plan_price(client, tenant)
+    too_much = _post(
+        client,
+        tenant,
+        f"/v1/subscriptions/{first['id']}/cancellations",
+        {"at_period_end": False, "refund": money(price + 1), "refund_reference": "rf-9"},
+    )
+    assert (too_much.status_code, too_much.json()["field"]) == (422, "refund.amount")
+    assert count_rows(engine) == before
+
+
+def _plan_price(client: TestClient, tenant: Tenant) -> int:
+    plan = client.get("/v1/membership-plans/gold", headers=tenant.headers).json()
+    return int(plan["price"]["amount"])
 
 
 def test_the_plan_multiplies_an_orders_points_while_its_perks_apply(
@@ -206,6 +221,12 @@ def test_the_plan_multiplies_an_orders_points_while_its_perks_apply(
     assert run.result == {"lapsed": 0, "expired": 1}
     got = client.get(f"/v1/subscriptions/{sub['id']}", headers=tenant.headers).json()
     assert (got["status"], got["ended_at"]) == ("expired", "2026-03-08T12:00:00Z")
+    # and a second trial of the plan is refused; a paid start is not
+    before = count_rows(engine)
+    again = _post(client, tenant, "/v1/members/c1/subscriptions", {"plan": "gold", "trial": True})
+    assert (again.status_code, again.json()["field"]) == (409, "trial")
+    assert count_rows(engine) == before
+    assert _subscribe(client, tenant, payment_reference="pay-9")["status"] == "active"
     assert_ledger_ok(engine)
 
 

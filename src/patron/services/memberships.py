@@ -246,8 +246,8 @@ def start(
     uow: UnitOfWork, program: Program, member: Any, spec: SubscriptionStartIn, now: datetime
 ) -> SubscriptionView:
     """Start a subscription: a trial, or paid (`payment_reference` required). 422 for an
-    unknown or inactive plan; 409 if the member already holds the plan or the reference
-    was seen before."""
+    unknown or inactive plan; 409 if the member already holds the plan, asks a trial of a
+    plan it had before, or the reference was seen before."""
     plan = repo(uow).plan(program.id, spec.plan)
     if plan is None or not plan.active:
         raise InvalidInput(f"no active membership plan {spec.plan!r}", field="plan")
@@ -261,6 +261,11 @@ def start(
     if held is not None and settle(uow, program, held, now) is None:
         raise Conflict(
             f"member already holds {spec.plan!r} (subscription {held.public_id})", field="plan"
+        )
+    if spec.trial and repo(uow).had_plan(member.id, plan.id):
+        raise Conflict(
+            f"member already had {spec.plan!r}: a trial is for a first subscription",
+            field="trial",
         )
     state = domain.start(
         PlanPeriod(plan.period), plan.trial_days, program.zone, now, trial=spec.trial
@@ -350,6 +355,13 @@ def cancel(
         _save(uow, row, state, now)
         return subscription_view(uow, program, public_id, now)
     refund = _paid(plan, spec.refund, "refund.currency") if spec.refund is not None else 0
+    refundable = _refundable(uow, row.id)
+    if refund > refundable:
+        raise InvalidInput(
+            f"the refund ({refund}) is more than was paid for this subscription and not yet "
+            f"refunded ({refundable})",
+            field="refund.amount",
+        )
     if spec.refund_reference is not None and repo(uow).reference_seen(
         program.id, spec.refund_reference
     ):
@@ -370,6 +382,15 @@ def cancel(
     membership_tiers.release(uow, program, row.member_id, now)
     _announce(uow, program, "membership.cancelled", public_id, row.customer_id, plan.code, now)
     return subscription_view(uow, program, public_id, now)
+
+
+def _refundable(uow: UnitOfWork, subscription_id: int) -> int:
+    """What the store reported paid for the subscription, less what was refunded."""
+    signs = {"payment": 1, "refund": -1}
+    return sum(
+        signs.get(payment.kind, 0) * payment.amount
+        for payment in repo(uow).payments(subscription_id)
+    )
 
 
 def settle(uow: UnitOfWork, program: Program, row: Row[Any], at: datetime) -> Status | None:

@@ -131,6 +131,13 @@ class MembershipRepository:
         )
         return list(self._c.execute(query))
 
+    def had_plan(self, member_id: int, plan_id: int) -> bool:
+        """Whether the member ever subscribed to the plan (trial or paid)."""
+        query = select(subscriptions.c.id).where(
+            subscriptions.c.member_id == member_id, subscriptions.c.plan_id == plan_id
+        )
+        return self._c.execute(query.limit(1)).first() is not None
+
     def live_for_plan(self, member_id: int, plan_id: int) -> Row[Any] | None:
         """The member's subscription to the plan in a live status (with its plan code)."""
         query = self._subscriptions().where(
