@@ -78,3 +78,26 @@ def test_ten_friends_enrol_at_once_with_one_code(
     assert (stats["enrolled"], stats["pending"], stats["friends_rewarded"]) == (10, 10, 10)
     assert [_available(live_server, tenant, f"f{i}") for i in range(10)] == [500] * 10
     assert_ledger_ok(pg)
+
+
+@pytest.mark.postgres_only
+def test_velocity_holds_when_friends_enrol_at_once(
+    live_server: str, tenant: Tenant, pg: Engine
+) -> None:
+    # given a velocity limit of 3 friends a day
+    code = _setup(live_server, tenant)
+    policy = POLICY | {"checks": {"velocity_per_day": 3}}
+    put = httpx.put(
+        f"{live_server}/v1/program/referral-policy", json=policy, headers=tenant.headers
+    )
+    assert put.status_code == 200, put.text
+    # when 8 friends enrol with the code at the same moment
+    requests = [
+        ("/v1/members", {"external_id": f"f{i}", "referral": {"code": code}}) for i in range(8)
+    ]
+    responses = _post_at_once(live_server, requests, tenant)
+    # then all enrol, exactly 3 are rewarded at once and the other 5 are held for review
+    assert [response.status_code for response in responses] == [201] * 8
+    stats = httpx.get(f"{live_server}/v1/referrals/stats", headers=tenant.headers).json()
+    assert (stats["enrolled"], stats["held"], stats["friends_rewarded"]) == (8, 5, 3)
+    assert_ledger_ok(pg)

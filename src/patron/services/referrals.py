@@ -24,7 +24,7 @@ from patron.db.uow import UnitOfWork
 from patron.domain import referrals as domain
 from patron.domain.calendar import Period, period_window
 from patron.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from patron.domain.ledger import TxKind, brand_issued
+from patron.domain.ledger import POINTS, TxKind, brand_issued
 from patron.domain.member import MemberStatus
 from patron.domain.program import Program
 from patron.domain.referrals import Check, ReferralPolicy, Status
@@ -343,6 +343,9 @@ def _facts(
     for kind, value in context.fingerprints():
         seen = {**seen, kind: seen.get(kind, frozenset()) | {value}}
     day_start, day_end = period_window(now, Period.DAY, program.zone)
+    # Friends of one advocate are referred one at a time (its balance row is the lock of
+    # all its writes), so two at once cannot both pass the velocity check.
+    uow.members.balance(advocate.id, POINTS, lock=True)
     return domain.Facts(
         friend=_identity(friend, seen),
         advocate=_identity(advocate, repo.fingerprints(advocate.id)),

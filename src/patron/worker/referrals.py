@@ -33,7 +33,7 @@ def run_referrals(uow: UnitOfWork, program: Program, at: datetime, reason: str) 
     # Members enrolled while the policy was being set (their enrolment saw none).
     if given := referrals.give_codes(uow, program, at):
         done["codes_given"] = given
-    for row in repo.in_status(program.id, Status.PENDING.value, lock=True):
+    for row in repo.in_status(program.id, Status.PENDING.value, lock=True, friend_ordered=True):
         if referrals.qualify(uow, program, policy, row.id, at):
             done["qualifying"] += 1
     for row in repo.in_status(program.id, Status.QUALIFYING.value, lock=True):

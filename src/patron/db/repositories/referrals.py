@@ -135,10 +135,18 @@ class ReferralRepository:
             query = query.where(referrals.c.id > after_id)
         return list(self._c.execute(query.order_by(referrals.c.id).limit(limit)))
 
-    def in_status(self, program_id: int, status: str, *, lock: bool = False) -> list[Row[Any]]:
+    def in_status(
+        self, program_id: int, status: str, *, lock: bool = False, friend_ordered: bool = False
+    ) -> list[Row[Any]]:
+        """The program's referrals in `status`, oldest first; with `friend_ordered`, only
+        those whose friend has an order (so friends who never order cost nothing)."""
         query = self._select().where(
             referrals.c.program_id == program_id, referrals.c.status == status
         )
+        if friend_ordered:
+            placed = orders.alias("placed")  # the select already joins the qualifying order
+            ordered = select(placed.c.id).where(placed.c.member_id == referrals.c.friend_member_id)
+            query = query.where(ordered.correlate(referrals).exists())
         if lock and self._c.dialect.name == "postgresql":
             query = query.with_for_update(of=referrals)
         return list(self._c.execute(query.order_by(referrals.c.id)))
