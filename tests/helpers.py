@@ -21,6 +21,15 @@ PATH_SAMPLES = {
     "code": "SAVE-0000",
     "key_id": "000000000000",
     "spend_id": "scs_0000000000000000",
+    "plan_code": "gold",
+    "subscription_id": "sub_0000000000000000",
+    "brand_code": "default",
+    "period": "2026-Q1",
+    "campaign_code": "hi",
+    "segment_code": "vips",
+    "charity_id": "chr_0000000000000000",
+    "donation_id": "don_0000000000000000",
+    "referral_id": "ref_0000000000000000",
 }
 
 

@@ -26,6 +26,7 @@ REVIEW_RULE = {
 }
 
 #: A valid request for every write operation, so that only the key's scope can refuse it.
+CAMPAIGN = {"name": "Hi", "kind": "win_back", "lapse_days": 30, "offer": {"points": 5}}
 VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/v1/members"): ("/v1/members", {"external_id": "c9"}),
     ("PATCH", "/v1/members/{customer_id}"): ("/v1/members/c1", {"first_name": "X"}),
@@ -68,6 +69,8 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
         {"code": "second", "name": "Second", "currency": "USD"},
     ),
     ("POST", "/v1/brands"): ("/v1/brands", {"code": "north", "name": "North"}),
+    ("PATCH", "/v1/brands/{brand_code}"): ("/v1/brands/default", {"left": True}),
+    ("PUT", "/v1/coalition/rates/{period}"): ("/v1/coalition/rates/2026-Q1", {"EUR": "0.9"}),
     ("PATCH", "/v1/program"): ("/v1/program", {"name": "Renamed"}),
     ("POST", "/v1/programs/from-template"): (
         "/v1/programs/from-template",
@@ -91,6 +94,36 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
         {k: v for k, v in REVIEW_RULE.items() if k != "code"},
     ),
     ("POST", "/v1/event-types"): ("/v1/event-types", {"name": "quiz"}),
+    ("POST", "/v1/segments"): ("/v1/segments", {"code": "vips", "name": "V", "filter": {}}),
+    ("PUT", "/v1/segments/{segment_code}"): ("/v1/segments/vips", {"name": "V", "filter": {}}),
+    ("POST", "/v1/charities"): ("/v1/charities", {"code": "trees", "name": "Trees"}),
+    ("PUT", "/v1/charities/{charity_id}"): (
+        "/v1/charities/chr_0000000000000000",
+        {"name": "Trees"},
+    ),
+    ("POST", "/v1/members/{customer_id}/donations"): (
+        "/v1/members/c1/donations",
+        {"charity_id": "chr_0000000000000000", "points": 10},
+    ),
+    ("POST", "/v1/campaigns"): ("/v1/campaigns", {"code": "hi", **CAMPAIGN}),
+    ("PUT", "/v1/campaigns/{campaign_code}"): ("/v1/campaigns/hi", CAMPAIGN),
+    ("POST", "/v1/campaigns/{campaign_code}/run"): ("/v1/campaigns/hi/run", None),
+    ("PUT", "/v1/program/referral-policy"): (
+        "/v1/program/referral-policy",
+        {"base_url": "https://shop.example/r", "friend_reward": {"points": 500}},
+    ),
+    ("POST", "/v1/referrals/{referral_id}/approve"): (
+        "/v1/referrals/ref_0000000000000000/approve",
+        {"note": "checked"},
+    ),
+    ("POST", "/v1/referrals/{referral_id}/reject"): (
+        "/v1/referrals/ref_0000000000000000/reject",
+        {"note": "fake"},
+    ),
+    ("POST", "/v1/members/{customer_id}/referral/invites"): (
+        "/v1/members/c1/referral/invites",
+        {"email": "friend@example.com"},
+    ),
     ("POST", "/v1/events"): (
         "/v1/events",
         {
@@ -100,9 +133,46 @@ VALID_WRITES: dict[tuple[str, str], tuple[str, Any]] = {
             "occurred_at": "2026-03-01T12:00:00Z",
         },
     ),
+    ("POST", "/v1/membership-plans"): (
+        "/v1/membership-plans",
+        {
+            "code": "gold",
+            "name": "Gold",
+            "price": {"amount": 500, "currency": "USD"},
+            "period": "month",
+        },
+    ),
+    ("PUT", "/v1/membership-plans/{plan_code}"): (
+        "/v1/membership-plans/gold",
+        {"name": "Gold", "price": {"amount": 500, "currency": "USD"}},
+    ),
+    ("POST", "/v1/members/{customer_id}/subscriptions"): (
+        "/v1/members/c1/subscriptions",
+        {"plan": "gold", "payment_reference": "pay-9"},
+    ),
+    ("POST", "/v1/subscriptions/{subscription_id}/renewals"): (
+        "/v1/subscriptions/sub_0000000000000000/renewals",
+        {"payment_reference": "pay-10"},
+    ),
+    ("POST", "/v1/subscriptions/{subscription_id}/payment-failures"): (
+        "/v1/subscriptions/sub_0000000000000000/payment-failures",
+        {"reason": "declined"},
+    ),
+    ("POST", "/v1/subscriptions/{subscription_id}/cancellations"): (
+        "/v1/subscriptions/sub_0000000000000000/cancellations",
+        {"at_period_end": True},
+    ),
 }
 #: Operations that need the admin scope; the others need write (or, for GETs, read).
 ADMIN_ONLY = {
+    ("POST", "/v1/membership-plans"),
+    ("PUT", "/v1/membership-plans/{plan_code}"),
+    ("PUT", "/v1/program/referral-policy"),
+    ("POST", "/v1/referrals/{referral_id}/approve"),
+    ("POST", "/v1/referrals/{referral_id}/reject"),
+    ("POST", "/v1/campaigns"),
+    ("PUT", "/v1/campaigns/{campaign_code}"),
+    ("POST", "/v1/campaigns/{campaign_code}/run"),
     ("POST", "/v1/rewards"),
     ("POST", "/v1/members/{customer_id}/grants"),
     ("POST", "/v1/rewards/{reward_id}/codes"),
@@ -111,15 +181,29 @@ ADMIN_ONLY = {
     ("GET", "/v1/keys"),
     ("POST", "/v1/programs"),
     ("POST", "/v1/brands"),
+    ("PATCH", "/v1/brands/{brand_code}"),
+    ("PUT", "/v1/coalition/rates/{period}"),
+    ("GET", "/v1/coalition/settlements"),
     ("PATCH", "/v1/program"),
     ("POST", "/v1/programs/from-template"),
     ("POST", "/v1/members/{customer_id}/tier"),
     ("POST", "/v1/rules"),
     ("PUT", "/v1/rules/{code}"),
     ("POST", "/v1/event-types"),
+    ("POST", "/v1/segments"),
+    ("PUT", "/v1/segments/{segment_code}"),
+    ("POST", "/v1/charities"),
+    ("PUT", "/v1/charities/{charity_id}"),
 }
-#: POSTs that only read (checking a coupon writes nothing).
-READS_BY_POST = {("POST", "/v1/coupons/validate")}
+#: POSTs that only read (checking a coupon writes nothing), with a valid body.
+READS_BY_POST: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/coupons/validate"): {"code": "SAVE-0000"},
+    ("POST", "/v1/segments/preview"): {"filter": {}},
+    ("POST", "/v1/members/{customer_id}/benefits/validate"): {
+        "currency": "USD",
+        "lines": [{"line_id": "L1", "unit_price": {"amount": 100, "currency": "USD"}}],
+    },
+}
 
 
 def operations(client: TestClient) -> list[tuple[str, str]]:
@@ -204,7 +288,7 @@ def test_read_key_can_read_but_not_write(
             rows = count_rows(engine)
             if method == "GET" or (method, path) in READS_BY_POST:
                 # reads pass the scope check (they may still 404 on the sample id)
-                body = {"code": "SAVE-0000"} if method == "POST" else None
+                body = READS_BY_POST.get((method, path))
                 response = client.request(method, sample_url(path), json=body, headers=reader)
                 if (method, path) in ADMIN_ONLY:
                     assert_forbidden(response, "admin")

@@ -297,6 +297,22 @@ def test_weekend_double_points_only_for_the_segment_in_the_window(
     off = client.put("/v1/campaigns/weekend", json=body, headers=tenant.headers)
     assert off.status_code == 200, off.text
     assert pay("o4", "vip1", utc(2026, 3, 8, 10, 0))["points"] == 50
+    # and the managed rule cannot be changed, nor a rule taken, under the reserved prefix
+    before = count_rows(engine)
+    rule = {
+        "name": "x",
+        "trigger": "order.paid",
+        "award": {"kind": "multiplier", "multiplier": "5"},
+    }
+    revised = client.put("/v1/rules/campaign-weekend", json=rule, headers=tenant.headers)
+    taken = client.post(
+        "/v1/rules", json={"code": "campaign-other", **rule}, headers=tenant.headers
+    )
+    assert [(r.status_code, r.json()["field"]) for r in (revised, taken)] == [
+        (422, "code"),
+        (422, "code"),
+    ]
+    assert count_rows(engine) == before
     assert_ledger_ok(engine)
 
 

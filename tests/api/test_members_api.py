@@ -54,6 +54,7 @@ def test_enrol_returns_the_member_and_writes_it_with_an_event(
         "tier": None,
         "chosen_day": None,
         "store_credit": {"currency": "USD", "available": 0, "pending": 0, "lifetime_earned": 0},
+        "memberships": None,
         "recent_ledger": [],
     }
     # one member, its balance row, and a member.enrolled event in the outbox

@@ -691,7 +691,17 @@ def test_beauty_points_birthday_and_ten_off_per_hundred_points(
 
 # -- listing and creating ----------------------------------------------------------------
 
-TEMPLATE_NAMES = ["starter", "sporting-goods", "pharmacy", "beauty"]
+TEMPLATE_NAMES = [
+    "starter",
+    "sporting-goods",
+    "pharmacy",
+    "beauty",
+    "beauty-charity",
+    "bookstore-membership",
+    "pharmacy-plus",
+    "coop-lifetime",
+    "home-coalition",
+]
 
 
 def test_templates_are_listed_with_how_each_works(client: TestClient, tenant: Tenant) -> None:

@@ -94,6 +94,9 @@ def world(client: TestClient, engine: Engine) -> World:
         return _ok(client.post(url, json=body, headers=b.headers), status)
 
     post_b("/v1/brands", {"code": "outlet", "name": "Bravo Outlet"})
+    post_b("/v1/brands", {"code": "b-partner", "name": "Bravo Partner"})
+    _ok(client.patch("/v1/brands/b-partner", json={"currency": "EUR"}, headers=b.headers))
+    _ok(client.put("/v1/coalition/rates/2026-Q1", json={"EUR": "0.9"}, headers=b.headers))
     post_b("/v1/programs", {"code": "b-extra", "name": "Bravo extra", "currency": "USD"})
     post_b("/v1/members", {"external_id": "bob", "email": "bob@bravo.example"})
     post_b("/v1/orders", order("b-o1", "bob", lines=[(2, 30_000)]))
@@ -107,7 +110,20 @@ def world(client: TestClient, engine: Engine) -> World:
     reward = post_b("/v1/rewards", {"name": "$1 off", "points_cost": 100, "value": money(100)})
     post_b("/v1/rules", {**REVIEW_RULE, "code": "b-review"})
     post_b("/v1/event-types", {"name": "b-quiz"})
+    post_b("/v1/segments", {"code": "b-seg", "name": "B", "filter": {"tags": {"any": ["x"]}}})
     redemption = post_b("/v1/members/bob/redemptions", {"reward_id": reward["id"]})
+    post_b("/v1/orders", order("b-o3", "dora", lines=[(1, 10_000)]))  # dora donates
+    charity = post_b("/v1/charities", {"code": "b-trees", "name": "Bravo Trees"})
+    post_b("/v1/members/dora/donations", {"charity_id": charity["id"], "points": 40})
+    post_b("/v1/campaigns", B_CAMPAIGN)
+    post_b("/v1/membership-plans", B_PLAN)
+    post_b("/v1/members", {"external_id": "fay"})  # a member only B has
+    post_b("/v1/members/fay/subscriptions", {"plan": "b-gold", "payment_reference": "b-pay"})
+    # referrals: eve enrolled with bob's code
+    policy = {"base_url": "https://bravo.example/r"}
+    _ok(client.put("/v1/program/referral-policy", json=policy, headers=b.headers))
+    bob_code = _ok(client.get("/v1/members/bob/referral", headers=b.headers))["code"]
+    post_b("/v1/members", {"external_id": "eve", "referral": {"code": bob_code}})
     key = post_b("/v1/keys", {"name": "bravo pos", "scopes": ["read", "write"]})
     return World(
         client,
@@ -144,7 +160,24 @@ def b_snapshot(world: World) -> dict[str, Any]:
         "rules": get("/v1/rules"),
         "rule": get("/v1/rules/b-review"),
         "event types": get("/v1/event-types"),
+        "segment": get("/v1/segments/b-seg"),
+        "segment members": get("/v1/segments/b-seg/members"),
         "spend": get(f"/v1/store-credit/spends/{world.spend_id}"),
+        "charities": get("/v1/charities"),
+        "donations": get("/v1/members/dora/donations"),
+        "donation summary": get("/v1/members/dora/donations/summary?year=2026"),
+        "payouts": get("/v1/charities/payouts?period=2026-03"),
+        "campaign": get("/v1/campaigns/b-miss"),
+        "plans": get("/v1/membership-plans"),
+        "plan": get("/v1/membership-plans/b-gold"),
+        "subscriptions": get("/v1/members/fay/subscriptions"),
+        "campaign report": get("/v1/campaigns/b-miss/report"),
+        "referral policy": get("/v1/program/referral-policy"),
+        "referrals": get("/v1/referrals"),
+        "referral stats": get("/v1/referrals/stats"),
+        "member referral": get("/v1/members/bob/referral"),
+        "rates": get("/v1/coalition/rates/2026-Q1"),
+        "settlement": get("/v1/coalition/settlements?period=2026-Q1"),
         "new key works": world.client.get("/v1/program", headers=b_key).status_code,
     }
 
@@ -465,7 +498,17 @@ def _create_event_type(w: World) -> None:
 @probe("GET", "/v1/program-templates")
 def _list_templates(w: World) -> None:
     names = [t["name"] for t in _ok(w.as_a("GET", "/v1/program-templates"))]
-    assert names == ["starter", "sporting-goods", "pharmacy", "beauty"]
+    assert names == [
+        "starter",
+        "sporting-goods",
+        "pharmacy",
+        "beauty",
+        "beauty-charity",
+        "bookstore-membership",
+        "pharmacy-plus",
+        "coop-lifetime",
+        "home-coalition",
+    ]
 
 
 @probe("POST", "/v1/programs/from-template", writes=True)
@@ -480,6 +523,321 @@ def _program_from_template(w: World) -> None:
 @probe("PATCH", "/v1/program", writes=True)
 def _change_program(w: World) -> None:
     assert _ok(w.as_a("PATCH", "/v1/program", {"name": "Alpha renamed"}))["name"] == "Alpha renamed"
+
+
+# Charities and donations: B has charity b-trees and a donation by dora.
+
+
+def _b_charity_id(w: World) -> str:
+    return str(w.as_b("GET", "/v1/charities").json()[0]["id"])
+
+
+def _b_donation_id(w: World) -> str:
+    return str(w.as_b("GET", "/v1/members/dora/donations").json()["data"][0]["id"])
+
+
+@probe("GET", "/v1/charities")
+def _list_charities(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/charities")) == []
+
+
+@probe("GET", "/v1/charities/{charity_id}")
+def _get_charity(w: World) -> None:
+    assert_not_found(w.as_a("GET", f"/v1/charities/{_b_charity_id(w)}"), "charity_id")
+
+
+@probe("PUT", "/v1/charities/{charity_id}")
+def _replace_charity(w: World) -> None:
+    url = f"/v1/charities/{_b_charity_id(w)}"
+    assert_not_found(w.as_a("PUT", url, {"name": "Mine", "active": False}), "charity_id")
+
+
+@probe("GET", "/v1/charities/payouts")
+def _payouts(w: World) -> None:
+    report = _ok(w.as_a("GET", "/v1/charities/payouts?period=2026-03"))
+    assert (report["charities"], report["totals"]["donations"]) == ([], 0)
+
+
+@probe("POST", "/v1/members/{customer_id}/donations")
+def _donate(w: World) -> None:
+    body = {"charity_id": _b_charity_id(w), "points": 10}
+    # B's member, B's charity
+    assert_not_found(w.as_a("POST", "/v1/members/dora/donations", body), "customer_id")
+    # A's own member (100 points), B's charity
+    assert_not_found(w.as_a("POST", "/v1/members/alice/donations", body), "charity_id")
+
+
+@probe("GET", "/v1/members/{customer_id}/donations")
+def _member_donations(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/members/dora/donations"), "customer_id")
+
+
+@probe("GET", "/v1/members/{customer_id}/donations/summary")
+def _donation_summary(w: World) -> None:
+    url = "/v1/members/dora/donations/summary?year=2026"
+    assert_not_found(w.as_a("GET", url), "customer_id")
+
+
+@probe("GET", "/v1/donations/{donation_id}")
+def _get_donation(w: World) -> None:
+    assert_not_found(w.as_a("GET", f"/v1/donations/{_b_donation_id(w)}"), "donation_id")
+
+
+@probe("POST", "/v1/charities", writes=True)
+def _create_charity(w: World) -> None:
+    # B's charity code is free for A; A's catalogue has only A's charity
+    charity = _ok(w.as_a("POST", "/v1/charities", {"code": "b-trees", "name": "Alpha Trees"}), 201)
+    assert [c["id"] for c in _ok(w.as_a("GET", "/v1/charities"))] == [charity["id"]]
+    assert charity["id"] != _b_charity_id(w)
+
+
+@probe("GET", "/v1/segments")
+def _list_segments(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/segments")) == []
+
+
+@probe("GET", "/v1/segments/{segment_code}")
+def _get_segment(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/segments/b-seg"), "segment_code")
+
+
+@probe("GET", "/v1/segments/{segment_code}/count")
+def _count_segment(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/segments/b-seg/count"), "segment_code")
+
+
+@probe("GET", "/v1/segments/{segment_code}/members")
+def _segment_members(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/segments/b-seg/members"), "segment_code")
+
+
+@probe("PUT", "/v1/segments/{segment_code}")
+def _replace_segment(w: World) -> None:
+    body = {"name": "Mine", "filter": {}}
+    assert_not_found(w.as_a("PUT", "/v1/segments/b-seg", body), "segment_code")
+
+
+@probe("POST", "/v1/segments/preview")
+def _preview_segment(w: World) -> None:
+    # A's preview of everyone is A's members, never B's
+    mine = [m["external_id"] for m in _ok(w.as_a("GET", "/v1/members"))["data"]]
+    preview = _ok(w.as_a("POST", "/v1/segments/preview", {"filter": {}}))
+    assert (preview["count"], [m["customer_id"] for m in preview["data"]]) == (len(mine), mine)
+
+
+@probe("POST", "/v1/segments", writes=True)
+def _create_segment(w: World) -> None:
+    body = {"code": "b-seg", "name": "Alpha", "filter": {}}
+    assert _ok(w.as_a("POST", "/v1/segments", body), 201)["name"] == "Alpha"
+    # A's segment of everyone is A's members, never B's
+    mine = [m["external_id"] for m in _ok(w.as_a("GET", "/v1/members"))["data"]]
+    page = _ok(w.as_a("GET", "/v1/segments/b-seg/members"))
+    assert [m["customer_id"] for m in page["data"]] == mine
+
+
+# Campaigns: B has the win-back campaign b-miss.
+
+B_CAMPAIGN = {
+    "code": "b-miss",
+    "name": "Bravo win-back",
+    "kind": "win_back",
+    "lapse_days": 30,
+    "offer": {"points": 10},
+}
+CAMPAIGN_SPEC = {k: v for k, v in B_CAMPAIGN.items() if k != "code"}
+
+
+@probe("GET", "/v1/campaigns")
+def _list_campaigns(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/campaigns"))["data"] == []
+
+
+@probe("GET", "/v1/campaigns/{campaign_code}")
+def _get_campaign(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/campaigns/b-miss"), "campaign_code")
+
+
+@probe("PUT", "/v1/campaigns/{campaign_code}")
+def _replace_campaign(w: World) -> None:
+    assert_not_found(w.as_a("PUT", "/v1/campaigns/b-miss", CAMPAIGN_SPEC), "campaign_code")
+
+
+@probe("POST", "/v1/campaigns/{campaign_code}/run")
+def _run_campaign(w: World) -> None:
+    assert_not_found(w.as_a("POST", "/v1/campaigns/b-miss/run"), "campaign_code")
+
+
+@probe("GET", "/v1/campaigns/{campaign_code}/report")
+def _campaign_report(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/campaigns/b-miss/report"), "campaign_code")
+
+
+@probe("POST", "/v1/campaigns", writes=True)
+def _create_campaign(w: World) -> None:
+    # B's campaign code is free for A; A's list has only A's campaign
+    created = _ok(w.as_a("POST", "/v1/campaigns", B_CAMPAIGN), 201)
+    assert [c["code"] for c in _ok(w.as_a("GET", "/v1/campaigns"))["data"]] == [created["code"]]
+    ran = _ok(w.as_a("POST", "/v1/campaigns/b-miss/run"))
+    assert ran["members"] == 0  # alice ordered today: no lapse, and never B's members
+
+
+# Coalitions: B has a partner brand b-partner paid in EUR and a Q1 EUR rate.
+
+
+@probe("GET", "/v1/coalition/rates/{period}")
+def _get_rates(w: World) -> None:
+    rates = _ok(w.as_a("GET", "/v1/coalition/rates/2026-Q1"))
+    assert (rates["rates"], rates["updated_at"]) == ({}, None)
+
+
+@probe("GET", "/v1/coalition/settlements")
+def _settlement(w: World) -> None:
+    statement = _ok(w.as_a("GET", "/v1/coalition/settlements?period=2026-Q1"))
+    assert "b-partner" not in {line["brand"] for line in statement["brands"]}
+    assert (statement["rates"], statement["total"]["amount"]) == ({}, 0)
+
+
+@probe("PATCH", "/v1/brands/{brand_code}")
+def _change_brand(w: World) -> None:
+    assert_not_found(w.as_a("PATCH", "/v1/brands/b-partner", {"left": True}), "brand_code")
+
+
+@probe("PUT", "/v1/coalition/rates/{period}", writes=True)
+def _put_rates(w: World) -> None:
+    # A fixes its own rate; B's stays (the snapshot)
+    mine = _ok(w.as_a("PUT", "/v1/coalition/rates/2026-Q1", {"EUR": "0.5"}))
+    assert mine["rates"] == {"EUR": "0.5"}
+
+
+# Referrals: B has a referral policy and eve, referred by bob.
+
+
+def _b_referral_id(w: World) -> str:
+    return str(w.as_b("GET", "/v1/referrals").json()["data"][0]["id"])
+
+
+@probe("GET", "/v1/program/referral-policy")
+def _get_referral_policy(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/program/referral-policy"), "referral_policy")
+
+
+@probe("GET", "/v1/referrals")
+def _list_referrals(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/referrals"))["data"] == []
+
+
+@probe("GET", "/v1/referrals/stats")
+def _referral_stats(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/referrals/stats"))["enrolled"] == 0
+
+
+@probe("GET", "/v1/referrals/{referral_id}")
+def _get_referral(w: World) -> None:
+    assert_not_found(w.as_a("GET", f"/v1/referrals/{_b_referral_id(w)}"), "referral_id")
+
+
+@probe("POST", "/v1/referrals/{referral_id}/approve")
+def _approve_referral(w: World) -> None:
+    url = f"/v1/referrals/{_b_referral_id(w)}/approve"
+    assert_not_found(w.as_a("POST", url, {"note": "ok"}), "referral_id")
+
+
+@probe("POST", "/v1/referrals/{referral_id}/reject")
+def _reject_referral(w: World) -> None:
+    url = f"/v1/referrals/{_b_referral_id(w)}/reject"
+    assert_not_found(w.as_a("POST", url, {"note": "no"}), "referral_id")
+
+
+@probe("GET", "/v1/members/{customer_id}/referral")
+def _member_referral(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/members/eve/referral"), "customer_id")
+
+
+@probe("POST", "/v1/members/{customer_id}/referral/invites")
+def _invite(w: World) -> None:
+    body = {"email": "x@example.com"}
+    assert_not_found(w.as_a("POST", "/v1/members/eve/referral/invites", body), "customer_id")
+
+
+@probe("PUT", "/v1/program/referral-policy", writes=True)
+def _put_referral_policy(w: World) -> None:
+    # A sets its own policy; B's code still does not work in A's program
+    _ok(w.as_a("PUT", "/v1/program/referral-policy", {"base_url": "https://alpha.example/r"}))
+    code = w.as_b("GET", "/v1/members/bob/referral").json()["code"]
+    response = w.as_a("POST", "/v1/members", {"external_id": "zoe", "referral": {"code": code}})
+    assert (response.status_code, response.json()["code"]) == (422, "referral-code-invalid")
+
+
+# Memberships: B has plan b-gold, held by fay.
+
+B_PLAN = {"code": "b-gold", "name": "B gold", "price": money(500), "period": "month"}
+
+
+def _b_subscription_id(w: World) -> str:
+    return str(w.as_b("GET", "/v1/members/fay/subscriptions").json()["data"][0]["id"])
+
+
+@probe("GET", "/v1/membership-plans")
+def _list_plans(w: World) -> None:
+    assert _ok(w.as_a("GET", "/v1/membership-plans"))["data"] == []
+
+
+@probe("GET", "/v1/membership-plans/{plan_code}")
+def _get_plan(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/membership-plans/b-gold"), "plan_code")
+
+
+@probe("PUT", "/v1/membership-plans/{plan_code}")
+def _replace_plan(w: World) -> None:
+    body = {"name": "Mine", "price": money(1)}
+    assert_not_found(w.as_a("PUT", "/v1/membership-plans/b-gold", body), "plan_code")
+
+
+@probe("POST", "/v1/members/{customer_id}/subscriptions")
+def _subscribe(w: World) -> None:
+    body = {"plan": "b-gold", "trial": True}
+    assert_not_found(w.as_a("POST", "/v1/members/fay/subscriptions", body), "customer_id")
+
+
+@probe("GET", "/v1/members/{customer_id}/subscriptions")
+def _member_subscriptions(w: World) -> None:
+    assert_not_found(w.as_a("GET", "/v1/members/fay/subscriptions"), "customer_id")
+
+
+@probe("POST", "/v1/members/{customer_id}/benefits/validate")
+def _benefits(w: World) -> None:
+    cart = {"currency": "USD", "lines": [{"line_id": "L1", "unit_price": money(100)}]}
+    assert_not_found(w.as_a("POST", "/v1/members/fay/benefits/validate", cart), "customer_id")
+
+
+@probe("GET", "/v1/subscriptions/{subscription_id}")
+def _get_subscription(w: World) -> None:
+    url = f"/v1/subscriptions/{_b_subscription_id(w)}"
+    assert_not_found(w.as_a("GET", url), "subscription_id")
+
+
+@probe("POST", "/v1/subscriptions/{subscription_id}/renewals")
+def _renew(w: World) -> None:
+    url = f"/v1/subscriptions/{_b_subscription_id(w)}/renewals"
+    assert_not_found(w.as_a("POST", url, {"payment_reference": "a-pay"}), "subscription_id")
+
+
+@probe("POST", "/v1/subscriptions/{subscription_id}/payment-failures")
+def _fail_payment(w: World) -> None:
+    url = f"/v1/subscriptions/{_b_subscription_id(w)}/payment-failures"
+    assert_not_found(w.as_a("POST", url, {"reason": "declined"}), "subscription_id")
+
+
+@probe("POST", "/v1/subscriptions/{subscription_id}/cancellations")
+def _cancel(w: World) -> None:
+    url = f"/v1/subscriptions/{_b_subscription_id(w)}/cancellations"
+    assert_not_found(w.as_a("POST", url, {"at_period_end": False}), "subscription_id")
+
+
+@probe("POST", "/v1/membership-plans", writes=True)
+def _create_plan(w: World) -> None:
+    # B's plan code is free for A: codes are per program
+    assert _ok(w.as_a("POST", "/v1/membership-plans", B_PLAN), 201)["code"] == "b-gold"
 
 
 # --- the tests -------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ def test_transaction_kinds_are_stable() -> None:
         "EXPIRE": "expire",
         "SPEND": "spend",
         "SPEND_REFUND": "spend_refund",
+        "CAMPAIGN": "campaign",
+        "DONATE": "donate",
     }
 
 

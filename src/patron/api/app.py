@@ -14,12 +14,18 @@ from patron.api.body_limit import BodyLimit
 from patron.api.cache import TtlCache
 from patron.api.routers import (
     admin,
+    campaigns,
+    charities,
+    coalition,
     grants,
     health,
     members,
+    memberships,
     orders,
+    referrals,
     rewards,
     rules,
+    segments,
     store_credit,
 )
 from patron.config import get_settings
@@ -52,7 +58,22 @@ def create_app(engine: Engine | None = None, clock: Callable[[], datetime] = utc
     app.state.key_cache = TtlCache[str, Caller](settings.cache_ttl_seconds)
     app.state.program_cache = TtlCache[tuple[int, str | None], Program](settings.cache_ttl_seconds)
     problems.install(app)
-    for module in (health, members, orders, rewards, rules, store_credit, grants, admin):
+    for module in (
+        health,
+        members,
+        orders,
+        rewards,
+        rules,
+        store_credit,
+        grants,
+        referrals,
+        campaigns,
+        charities,
+        coalition,
+        admin,
+        segments,
+        memberships,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -31,6 +31,9 @@ class TxKind(StrEnum):
     EXPIRE = "expire"
     SPEND = "spend"
     SPEND_REFUND = "spend_refund"
+    #: Points a campaign gives (birthday, anniversary, welcome, win-back, appreciation).
+    CAMPAIGN = "campaign"
+    DONATE = "donate"
 
 
 def member_available(member_id: int) -> str:
@@ -53,6 +56,11 @@ def brand_credit_issued(brand_id: int) -> str:
 def program_account(program_id: int, purpose: str) -> str:
     """A program-wide system account: `redeemed`, `adjustments`, ..."""
     return f"program:{program_id}:{purpose}"
+
+
+def program_donated(program_id: int) -> str:
+    """Where points donated to charity go (the donations table says to which charity)."""
+    return program_account(program_id, "donated")
 
 
 @dataclass(frozen=True, slots=True)

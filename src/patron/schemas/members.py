@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator
 
 from patron.schemas.common import ExternalId, Strict
+from patron.schemas.memberships import MembershipsView
+from patron.schemas.referrals import ReferralIn
 from patron.schemas.store_credit import StoreCreditView
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
@@ -33,6 +35,9 @@ class EnrollMember(MemberProfile):
     """Enrol a customer of the store, known by its own id there."""
 
     external_id: ExternalId
+    referral: ReferralIn | None = Field(
+        None, description="An advocate's referral code the customer enrols with"
+    )
 
 
 class UpdateMember(Strict):
@@ -127,4 +132,7 @@ class MemberView(BaseModel):
     tier: TierView | None = Field(None, description="Tier and progress (programs with tiers)")
     chosen_day: date | None = None
     store_credit: StoreCreditView | None = None
+    memberships: MembershipsView | None = Field(
+        None, description="Paid memberships: plans whose perks apply, subscriptions"
+    )
     recent_ledger: list[LedgerTransactionView] = []

@@ -81,6 +81,12 @@ class RewardIn(Strict):
     tiers: Annotated[list[TierCode], Field(min_length=1, max_length=50)] | None = Field(
         None, description="Tier codes allowed to redeem (absent: everyone)"
     )
+    segments: Annotated[list[TierCode], Field(min_length=1, max_length=50)] | None = Field(
+        None, description="Segment codes allowed to redeem: a member of any (absent: everyone)"
+    )
+    plans: Annotated[list[TierCode], Field(min_length=1, max_length=50)] | None = Field(
+        None, description="Membership plan codes whose holders may redeem (absent: everyone)"
+    )
     active_from: AwareDatetime | None = None
     active_to: AwareDatetime | None = None
     usable_from: AwareDatetime | None = Field(
@@ -115,6 +121,8 @@ class RewardView(BaseModel):
     per_member_limit: int | None
     limit_period: str | None
     tiers: list[str] | None
+    segments: list[str] | None = None
+    plans: list[str] | None = None
     active_from: datetime | None
     active_to: datetime | None
     usable_from: datetime | None
@@ -130,6 +138,9 @@ class RedeemIn(Strict):
     reward_id: Annotated[str, Field(min_length=1, max_length=32)]
     points: Points | None = Field(
         None, description="Variable rewards: points to spend, a multiple of `points_step`"
+    )
+    brand: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="Coalitions: the brand that honours it (a brand key's own brand)"
     )
 
 

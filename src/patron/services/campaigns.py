@@ -133,9 +133,9 @@ def _sync_bonus_rule(
     rule_code = domain.bonus_rule_code(code)
     if uow.rules.get(program.id, rule_code) is None:
         new = NewRuleIn(code=rule_code, **rule.model_dump(exclude_unset=True))
-        rules.create_rule(uow, caller, program, new, now)
+        rules.create_rule(uow, caller, program, new, now, managed=True)
     else:
-        rules.revise_rule(uow, caller, program, rule_code, rule, now)
+        rules.revise_rule(uow, caller, program, rule_code, rule, now, managed=True)
 
 
 # --- reading --------------------------------------------------------------------------

@@ -75,6 +75,8 @@ class MemberTraits:
             tags=self.tags,
             tier=self.tier,
             segments=self.perks.segments,
+            plans=self.perks.plans,
+            plan_multiplier=self.perks.plan_multiplier,
             tier_multiplier=self.tier_multiplier,
             chosen_day=self.chosen_day,
             chosen_day_multiplier=self.chosen_day_multiplier,

@@ -29,9 +29,9 @@ from patron.domain.rules import Evaluation, EventFacts, LineFacts, OrderFacts, T
 from patron.schemas.common import Money
 from patron.schemas.members import MemberProfile
 from patron.schemas.orders import OrderPaidIn, OrderResult
-from patron.services import perks, store_credit, tiers
+from patron.services import memberships, perks, store_credit, tiers
 from patron.services.brands import resolve_brand
-from patron.services.context import Caller
+from patron.services.context import Caller, require_active_brand
 from patron.services.earning import Earning, MemberTraits
 from patron.services.member_ledger import Credit, Credited, MemberLedger, Refs, credit_many
 from patron.services.members import add_member
@@ -110,6 +110,7 @@ def _prepare(
         try:
             check_currencies(program, order.currency, order.amounts())
             brand_id = resolve_brand(uow, caller, order.brand)
+            require_active_brand(caller, brand_id)
             paid = _paid_order(order)
             eligible = eligible_amount(paid, program.earning)
             base = program.earning.points_for(eligible)
@@ -338,7 +339,7 @@ def _award(
     active = [item for item in items if item.active]
     balances = _locked_balances(uow, program, active, now)
     rules = Earning(uow, program)
-    if rules.has_rules or program.tiers is not None:
+    if rules.has_rules or program.tiers is not None or memberships.has_plans(uow, program):
         _apply_rules(uow, program, rules, active, now)
     for item in items:
         item.explanation = _explain(program, item)

@@ -20,7 +20,7 @@ from patron.schemas.members import (
     MemberView,
     UpdateMember,
 )
-from patron.services import store_credit, tiers
+from patron.services import memberships, store_credit, tiers
 from patron.services.awarding import award_signup
 from patron.services.member_ledger import balance_of
 
@@ -48,7 +48,9 @@ def add_member(
     """Insert the member and its `member.enrolled` event without looking first: if it
     exists, the unique index refuses the insert (a race that `run_write` retries). Fires
     the `signup` trigger unless `signup` is False (the caller awards it itself)."""
-    fields = profile.model_dump(exclude={"external_id"})
+    fields = profile.model_dump(exclude={"external_id", "referral"})
+    if fields.get("birthday") is not None:
+        fields["birthday_set_at"] = now
     member_id = uow.members.insert(
         tenant_id=program.tenant_id,
         program_id=program.id,
@@ -64,15 +66,29 @@ def add_member(
         payload={"customer_id": external_id, "program": program.code},
         now=now,
     )
+    # Imported here: referrals and campaigns grant coupons through redemptions, which
+    # import this module.
+    from patron.services.referrals import code_on_enrolment
+
+    code_on_enrolment(uow, program, member_id, now)
     if signup:
         award_signup(uow, program, member_id, tuple(profile.tags), now)
+    # Imported here: campaigns grant coupons through redemptions, which import this module.
+    from patron.services.campaigns import welcome
+
+    welcome(uow, program, member_id, now)
     return member_id
 
 
 def enroll_member(
     uow: UnitOfWork, program: Program, spec: EnrollMember, now: datetime
 ) -> MemberView:
-    enroll(uow, program, spec, spec.external_id, now)
+    member_id = enroll(uow, program, spec, spec.external_id, now)
+    if spec.referral is not None:
+        # Imported here: referrals grant coupons through redemptions, which import this module.
+        from patron.services.referrals import refer_on_enrolment
+
+        refer_on_enrolment(uow, program, member_id, spec.referral, now)
     return member_view(uow, program, spec.external_id, now)
 
 
@@ -90,7 +106,10 @@ def update_member(
         fields_changed = []
     if fields or fields_changed:
         if fields:
-            uow.members.update(member.id, now, **fields)
+            # Campaigns: a birthday must have been set at least N days before it is rewarded.
+            changed = fields.get("birthday") not in (None, member.birthday)
+            stamp = {"birthday_set_at": now} if changed else {}
+            uow.members.update(member.id, now, **fields, **stamp)
         uow.outbox.add(
             tenant_id=program.tenant_id,
             program_id=program.id,
@@ -140,6 +159,7 @@ def member_view(
         tier=tiers.view(uow, program, member, now),
         chosen_day=_latest_chosen_day(uow, member.id),
         store_credit=store_credit.view(uow, program, member.id, now),
+        memberships=memberships.memberships_block(uow, program, member.id, now),
         recent_ledger=ledger_page(uow, member.id, before_id=None, limit=recent),
     )
 

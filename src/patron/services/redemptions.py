@@ -54,7 +54,8 @@ from patron.schemas.rewards import (
     RedemptionView,
     RewardKind,
 )
-from patron.services import store_credit, tiers
+from patron.services import memberships, segments, store_credit, tiers
+from patron.services.brands import resolve_brand, sees_brand
 from patron.services.context import Caller
 from patron.services.member_ledger import MemberLedger, Refs
 from patron.services.members import require_member
@@ -125,6 +126,7 @@ def redeem(
     reward is outside its window; 409 when the stock, the pool of codes or the member's
     limit is used up. Nothing is written on any failure."""
     spec = RedeemIn(reward_id=request) if isinstance(request, str) else request
+    brand_id = resolve_brand(uow, caller, spec.brand)  # the brand that honours it
     member = require_member(uow, program, external_id)
     if member.status != MemberStatus.ACTIVE.value:
         raise MemberBlocked(f"member {external_id!r} is blocked", field="customer_id")
@@ -138,9 +140,13 @@ def redeem(
     ledger = MemberLedger(uow, program, member.id, now)  # locks the member's balance row
     level = tiers.traits(uow, program, [member.id]).get(member.id)
     _check_tier(reward, level, external_id)
+    _check_segments(uow, program, reward, member.id, external_id, now)
+    memberships.check_reward_plans(uow, program, reward.plans, member.id, external_id, now)
     _check_limit(uow, program, reward, member.id, now)
     points, value = price(reward, level, spec.points)
-    redemption_pk = issue_redemption(uow, program, member.id, reward, points, value, now)
+    redemption_pk = issue_redemption(
+        uow, program, member.id, reward, points, value, now, brand_id=brand_id
+    )
     if points > 0:  # a tier may price a reward at 0
         ledger.debit(
             points,
@@ -178,6 +184,8 @@ def issue_redemption(
     points: int,
     value: int | None,
     now: datetime,
+    *,
+    brand_id: int | None = None,
 ) -> int:
     """Write the redemption row of `reward` for `points` (0 for a granted reward): its code
     (new, or the next of the pool: 409 when none is left), one unit of stock, a gift's
@@ -204,6 +212,7 @@ def issue_redemption(
         created_at=now,
         fulfilment_status=Fulfilment.REQUESTED.value if gift else None,
         fulfilment_updated_at=now if gift else None,
+        brand_id=brand_id,
     )
     if pool_code_id is not None:
         uow.rewards.assign_code(pool_code_id, redemption_pk)
@@ -255,6 +264,25 @@ def _check_tier(reward: Row[Any], level: TierLevel | None, external_id: str) -> 
         raise NotEligible(
             f"member {external_id!r} ({tier}) is not in a tier allowed to redeem this reward "
             f"({', '.join(reward.tiers)})",
+            field="customer_id",
+        )
+
+
+def _check_segments(
+    uow: UnitOfWork,
+    program: Program,
+    reward: Row[Any],
+    member_id: int,
+    external_id: str,
+    now: datetime,
+) -> None:
+    """A reward limited to segments: the member must be in one of them now."""
+    if not reward.segments:
+        return
+    if not segments.segments_of(uow, program, [member_id], reward.segments, now):
+        raise NotEligible(
+            f"member {external_id!r} is in none of the segments allowed to redeem this reward "
+            f"({', '.join(reward.segments)})",
             field="customer_id",
         )
 
@@ -337,17 +365,20 @@ def _status(row: Row[Any], now: datetime) -> str:
 
 
 def get_redemption(
-    uow: UnitOfWork, program: Program, public_id: str, now: datetime
+    uow: UnitOfWork, program: Program, public_id: str, now: datetime, caller: Caller | None = None
 ) -> RedemptionView:
+    """A redemption; 404 if there is none (or, for a brand key, if another brand honours it)."""
     row = uow.rewards.redemption(program.id, public_id)
-    if row is None:
+    if row is None or (caller is not None and not sees_brand(caller, row.brand_id)):
         raise NotFound(f"no redemption {public_id!r}", field="redemption_id")
     return redemption_view(uow, row, now)
 
 
-def _locked_redemption(uow: UnitOfWork, program: Program, public_id: str) -> Row[Any]:
+def _locked_redemption(
+    uow: UnitOfWork, caller: Caller, program: Program, public_id: str
+) -> Row[Any]:
     row = uow.rewards.redemption(program.id, public_id, lock=True)
-    if row is None:
+    if row is None or not sees_brand(caller, row.brand_id):
         raise NotFound(f"no redemption {public_id!r}", field="redemption_id")
     return row
 
@@ -357,7 +388,7 @@ def cancel(
 ) -> RedemptionView:
     """Cancel an unused code (or a gift not yet delivered): its points return to the lots
     that paid for it and its unit to the reward's stock. A pool code is not reissued."""
-    row = _locked_redemption(uow, program, public_id)
+    row = _locked_redemption(uow, caller, program, public_id)
     if row.fulfilment_status is not None:
         if Fulfilment.CANCELLED not in _NEXT.get(row.fulfilment_status, frozenset()):
             raise CouponNotUsable(
@@ -422,7 +453,7 @@ def fulfil(
     """Move a gift along requested -> shipped -> delivered, or cancel it before delivery
     (points and stock come back). 422 for a redemption that is not a gift; 409 for a
     move the gift's status does not allow."""
-    row = _locked_redemption(uow, program, public_id)
+    row = _locked_redemption(uow, caller, program, public_id)
     current = row.fulfilment_status
     if current is None:
         raise InvalidInput(

@@ -40,6 +40,7 @@ from patron.schemas.rewards import (
     RewardKind,
     RewardView,
 )
+from patron.services import memberships, segments
 
 #: Terms that only some kinds take (the others are common to every kind).
 _TERMS = (
@@ -165,6 +166,8 @@ def create_reward(uow: UnitOfWork, program: Program, spec: RewardIn, now: dateti
     """Add a reward to the program's catalogue (422 naming the field at fault, 409 if its
     catalogue code is taken; nothing written either way)."""
     check_spec(program, spec)
+    segments.check_codes(uow, program, spec.segments or [], "segments")
+    memberships.check_plan_codes(uow, program, spec.plans or [], "plans")
     reward_public_id = public_id("rwd")
     code = spec.code or reward_public_id
     if uow.rewards.by_code(program.id, code) is not None:
@@ -196,6 +199,8 @@ def create_reward(uow: UnitOfWork, program: Program, spec: RewardIn, now: dateti
         per_member_limit=spec.per_member_limit,
         limit_period=spec.limit_period.value if spec.limit_period else None,
         tiers=spec.tiers,
+        segments=spec.segments,
+        plans=spec.plans,
         active_from=spec.active_from,
         active_to=spec.active_to,
         usable_from=spec.usable_from,
@@ -250,6 +255,8 @@ def reward_view(row: Row[Any], available: int | None = None) -> RewardView:
         per_member_limit=row.per_member_limit,
         limit_period=row.limit_period,
         tiers=row.tiers,
+        segments=row.segments,
+        plans=row.plans,
         active_from=row.active_from,
         active_to=row.active_to,
         usable_from=row.usable_from,

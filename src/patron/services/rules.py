@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from patron.db.uow import UnitOfWork
 from patron.domain.calendar import Period
+from patron.domain.campaigns import BONUS_RULE_PREFIX
 from patron.domain.errors import Conflict, CurrencyMismatch, InvalidInput, NotFound
 from patron.domain.expiry import ExpiryKind, ExpiryPolicy
 from patron.domain.program import Program
@@ -45,15 +46,24 @@ from patron.schemas.rules import (
     RuleView,
     Weekday,
 )
+from patron.services import segments
 from patron.services.context import Caller
 
 _WEEKDAYS = list(Weekday)
 
 
 def create_rule(
-    uow: UnitOfWork, caller: Caller, program: Program, spec: NewRuleIn, now: datetime
+    uow: UnitOfWork,
+    caller: Caller,
+    program: Program,
+    spec: NewRuleIn,
+    now: datetime,
+    *,
+    managed: bool = False,
 ) -> RuleView:
-    """Save a new rule as its version 1; 409 if the code is taken."""
+    """Save a new rule as its version 1; 409 if the code is taken; 422 for a code reserved
+    for rules that campaigns manage (unless `managed`: the campaign itself)."""
+    _refuse_reserved(spec.code, managed)
     if uow.rules.get(program.id, spec.code) is not None:
         raise Conflict(
             f"rule {spec.code!r} exists; PUT /v1/rules/{spec.code} revises it", field="code"
@@ -66,10 +76,28 @@ def create_rule(
     return rule_view(uow, program, spec.code, now)
 
 
+def _refuse_reserved(code: str, managed: bool) -> None:
+    if not managed and code.startswith(BONUS_RULE_PREFIX):
+        raise InvalidInput(
+            f"rule codes starting with {BONUS_RULE_PREFIX!r} belong to bonus campaigns; "
+            "change the campaign instead",
+            field="code",
+        )
+
+
 def revise_rule(
-    uow: UnitOfWork, caller: Caller, program: Program, code: str, spec: RuleIn, now: datetime
+    uow: UnitOfWork,
+    caller: Caller,
+    program: Program,
+    code: str,
+    spec: RuleIn,
+    now: datetime,
+    *,
+    managed: bool = False,
 ) -> RuleView:
-    """Save the next version of rule `code`, effective from `spec.effective_from` (now)."""
+    """Save the next version of rule `code`, effective from `spec.effective_from` (now).
+    A campaign's rule is revised through its campaign (422 here unless `managed`)."""
+    _refuse_reserved(code, managed)
     rule = uow.rules.lock(program.id, code)
     if rule is None:
         raise NotFound(f"no rule {code!r}", field="code")
@@ -90,6 +118,7 @@ def _add_version(
     now: datetime,
 ) -> None:
     compile_rule(rule_id, version, rule_spec)  # refuses what cannot be evaluated
+    segments.check_codes(uow, program, spec.conditions.segments, "conditions.segments")
     stored = spec.model_dump(mode="json", exclude={"code", "effective_from"})
     uow.rules.add_version(
         tenant_id=caller.tenant_id,

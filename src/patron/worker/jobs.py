@@ -23,8 +23,8 @@ from patron.db.uow import UnitOfWork
 from patron.domain.calendar import Period, period_key
 from patron.domain.errors import NotFound
 from patron.domain.program import Program
-from patron.services import tiers
-from patron.worker import birthdays, lots
+from patron.services import segments, tiers
+from patron.worker import birthdays, campaigns, lots, memberships, referrals
 
 JobStep = Callable[[UnitOfWork, Program, datetime, str], dict[str, Any]]
 
@@ -47,10 +47,15 @@ JOBS: dict[str, Job] = {
     for job in (
         Job("release", None, lots.release_pending, "pending points whose window ended"),
         Job("credit", None, lots.issue_store_credit, "scheduled store-credit issuance"),
+        Job("referrals", None, referrals.run_referrals, "referral qualification and rewards"),
         Job("expire", Period.DAY, lots.expire_points, "points past their expiry"),
         Job("remind", Period.DAY, lots.remind_expiring, "points.expiring reminders"),
+        Job("memberships", None, memberships.settle_subscriptions, "lapse and expire plans"),
+        Job("membership_credits", None, memberships.give_credits, "monthly credits, dividends"),
         Job("tiers", Period.DAY, tiers.evaluate_due, "tier retention and downgrade"),
         Job("birthdays", Period.DAY, birthdays.award_birthdays, "birthday events and rewards"),
+        Job("rfm", Period.DAY, segments.refresh_rfm, "RFM scores for segments"),
+        Job("campaigns", Period.DAY, campaigns.grant_due, "campaign grants due"),
     )
 }
 
