@@ -14,7 +14,6 @@ store credit given by the `membership_credits` job (`worker/memberships.py`).
 from __future__ import annotations
 
 import secrets
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -53,7 +52,7 @@ from patron.schemas.memberships import (
     SubscriptionStartIn,
     SubscriptionView,
 )
-from patron.services import membership_tiers
+from patron.services import membership_tiers, rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +70,11 @@ def repo(uow: UnitOfWork) -> MembershipRepository:
 
 # -- whether a program has plans (asked on every rules-path write) ---------------------
 
-#: Per open unit of work: program id -> whether it has plans. Asked once per write by
-#: ingestion, then reused by `active_plans` (so a program without plans costs one query).
-_HAS_PLANS: weakref.WeakKeyDictionary[UnitOfWork, dict[int, bool]] = weakref.WeakKeyDictionary()
-
 
 def has_plans(uow: UnitOfWork, program: Program) -> bool:
-    """Whether the program has any membership plan (one query per unit of work)."""
-    known = _HAS_PLANS.setdefault(uow, {})
-    if program.id not in known:
-        known[program.id] = repo(uow).has_plans(program.id)
-    return known[program.id]
+    """Whether the program has any membership plan: known to its rulebook (no query once
+    the write has read it)."""
+    return rules.rulebook(uow, program).has_plans
 
 
 def active_plans(
@@ -191,7 +184,7 @@ def create_plan(uow: UnitOfWork, program: Program, spec: PlanIn, now: datetime) 
     )
     if not added:
         raise Conflict(f"a plan {spec.code!r} exists already", field="code")
-    _HAS_PLANS.setdefault(uow, {})[program.id] = True
+    rules.earning_changed(uow, program.id)  # writes now look up members' plans
     return plan_view(uow, program, spec.code)
 
 

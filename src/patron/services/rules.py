@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from patron.db.repositories.memberships import MembershipRepository
 from patron.db.uow import UnitOfWork
 from patron.domain.calendar import Period
 from patron.domain.campaigns import BONUS_RULE_PREFIX
@@ -128,7 +129,7 @@ def _add_version(
         spec=stored,
         now=now,
     )
-    uow.rules.bump_revision(program.id)
+    earning_changed(uow, program.id)
 
 
 def rule_view(uow: UnitOfWork, program: Program, code: str, now: datetime) -> RuleView:
@@ -284,6 +285,9 @@ class Rulebook:
     histories: tuple[_RuleHistory, ...]
     #: What each (rule id, version) says beyond the domain's rule.
     extras: dict[tuple[int, int], _VersionExtras]
+    #: Whether the program has membership plans (a plan's multiplier is earning too: a
+    #: new plan moves the revision), so writes of programs without any skip their query.
+    has_plans: bool = False
     #: Rule sets by the versions they hold (a few: one per rule-version epoch).
     sets: dict[tuple[tuple[int, int], ...], RuleSet] = field(default_factory=dict)
 
@@ -331,18 +335,35 @@ _CACHE: weakref.WeakKeyDictionary[Engine, dict[int, Rulebook]] = weakref.WeakKey
 _CACHE_LOCK = threading.Lock()
 
 
+#: The rulebook each unit of work already read (its revision is read once per write).
+_IN_UOW: weakref.WeakKeyDictionary[UnitOfWork, dict[int, Rulebook]] = weakref.WeakKeyDictionary()
+
+
 def rulebook(uow: UnitOfWork, program: Program) -> Rulebook:
-    """The program's rules, compiled; reloaded only when the program's revision moved."""
+    """The program's rules, compiled; reloaded only when the program's revision moved.
+    One query (the revision) per unit of work."""
+    seen = _IN_UOW.setdefault(uow, {})
+    if program.id in seen:
+        return seen[program.id]
     revision = uow.rules.revision(program.id)
     with _CACHE_LOCK:
         books = _CACHE.setdefault(uow.engine, {})
     cached = books.get(program.id)
     if cached is not None and cached.revision == revision:
+        seen[program.id] = cached
         return cached
     book = _load(uow, program, revision)
     with _CACHE_LOCK:
         books[program.id] = book
+    seen[program.id] = book
     return book
+
+
+def earning_changed(uow: UnitOfWork, program_id: int) -> None:
+    """Something that earning depends on changed (a rule version, a membership plan):
+    move the revision, so every process reloads the program's rulebook."""
+    uow.rules.bump_revision(program_id)
+    _IN_UOW.get(uow, {}).pop(program_id, None)
 
 
 def _load(uow: UnitOfWork, program: Program, revision: int) -> Rulebook:
@@ -362,7 +383,8 @@ def _load(uow: UnitOfWork, program: Program, revision: int) -> Rulebook:
         histories.append(
             _RuleHistory(tuple(row.effective_from for row in ordered), tuple(versions))
         )
-    return Rulebook(revision, tuple(histories), extras)
+    has_plans = MembershipRepository(uow.connection).has_plans(program.id)
+    return Rulebook(revision, tuple(histories), extras, has_plans=has_plans)
 
 
 def _issue(spec: RuleIn) -> Period | None:
