@@ -317,6 +317,11 @@ def test_a_brand_that_left_issues_no_points_but_its_points_stay_valid(
     }
     assert client.post("/v1/events", json=event, headers=coalition.headers).status_code == 422
     assert count_rows(engine) == before
+    # and a delivery of an order recorded before it left still replays its first result
+    replay = client.post("/v1/orders", json=order("o1", "m1", brand="a"), headers=a_key)
+    assert (replay.status_code, replay.headers.get("Idempotent-Replayed")) == (200, "true")
+    assert replay.json()["points"] == 100
+    assert count_rows(engine) == before
     # but m1's points are redeemable at b, and a may still refund its order
     post(client, coalition, "/v1/members/m1/redemptions", {"reward_id": reward["id"], "brand": "b"})
     post(client, coalition, "/v1/refunds", refund("r1", "o1", amount=5000, brand="a"))

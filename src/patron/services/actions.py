@@ -31,7 +31,6 @@ def record_action(
     """Record an action once and award what the rules give; raises Replayed on a repeat."""
     event_type = _event_type(uow, program, action)
     brand_id = resolve_brand(uow, caller, action.brand)
-    require_active_brand(caller, brand_id)
     member, enrolled = _member(uow, program, action, now)
     event_id = claim_event(
         uow,
@@ -43,7 +42,8 @@ def record_action(
         payload=action.model_dump(mode="json"),
         occurred_at=action.occurred_at,
         now=now,
-    )
+    )  # a replay stops here, even for a brand that has left since
+    require_active_brand(caller, brand_id)
     facts = EventFacts(
         trigger=action.type,
         event_type=action.event_type,

@@ -86,6 +86,7 @@ def record_orders_paid(
     items, duplicates = _prepare(uow, caller, program, orders, outcomes)
     items = _drop_replays(uow, program, items, outcomes)
     items = _drop_conflicts(uow, program, items, outcomes)
+    items = _drop_left_brands(caller, items, outcomes)
     items = _attach_members(uow, program, items, outcomes, now)
     items = _claim_events(uow, program, items, outcomes, now)
     if items:
@@ -110,7 +111,6 @@ def _prepare(
         try:
             check_currencies(program, order.currency, order.amounts())
             brand_id = resolve_brand(uow, caller, order.brand)
-            require_active_brand(caller, brand_id)
             paid = _paid_order(order)
             eligible = eligible_amount(paid, program.earning)
             base = program.earning.points_for(eligible)
@@ -224,6 +224,21 @@ def _drop_conflicts(
                 )
                 outcomes[item.index] = Outcome("rejected", error=error)
     return left
+
+
+def _drop_left_brands(
+    caller: Caller, items: list[_Item], outcomes: list[Outcome | None]
+) -> list[_Item]:
+    """New orders of a brand that left the coalition: 422 (replays answered before)."""
+    kept: list[_Item] = []
+    for item in items:
+        try:
+            require_active_brand(caller, item.brand_id)
+        except DomainError as error:
+            outcomes[item.index] = Outcome("rejected", error=error)
+            continue
+        kept.append(item)
+    return kept
 
 
 def _attach_members(
