@@ -189,6 +189,29 @@ def test_a_first_order_with_a_code_refers_the_customer_and_qualifies_at_once(
     assert_ledger_ok(engine)
 
 
+def test_a_batch_of_orders_applies_each_referral_and_reports_a_bad_code(
+    client: TestClient, engine: Engine, shop: Tenant
+) -> None:
+    _policy(client, shop)
+    code = _advocate(client, shop)
+    # when a batch carries bob's first order with ann's code and cid's with a bad code
+    orders = [
+        order("o1", "bob", lines=[(1, 6_000)]) | {"referral_code": code},
+        order("o2", "cid", lines=[(1, 6_000)]) | {"referral_code": "ZZZZ-ZZZZ"},
+    ]
+    paid = client.post("/v1/orders/batch", json={"orders": orders}, headers=shop.headers)
+    # then both orders are recorded; bob is referred, and cid's item names the bad code
+    assert paid.status_code == 200, paid.text
+    items = paid.json()["results"]
+    assert [item["status"] for item in items] == ["created", "created"]
+    assert items[0]["referral_problem"] is None
+    assert items[1]["referral_problem"]["code"] == "referral-code-invalid"
+    referrals = client.get("/v1/referrals", headers=shop.headers).json()["data"]
+    assert [(r["friend_customer_id"], r["status"]) for r in referrals] == [("bob", "qualifying")]
+    assert (_available(client, shop, "bob"), _available(client, shop, "cid")) == (500, 0)
+    assert_ledger_ok(engine)
+
+
 def test_an_order_refunded_inside_the_window_voids_the_referral(
     client: TestClient, engine: Engine, shop: Tenant
 ) -> None:

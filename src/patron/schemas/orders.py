@@ -163,6 +163,10 @@ class BatchItemResult(BaseModel):
     status: str = Field(description="created, replayed or rejected")
     result: OrderResult | None = None
     problem: dict[str, object] | None = None
+    referral_problem: dict[str, object] | None = Field(
+        None,
+        description="A created order whose referral code was refused (the order stands)",
+    )
 
 
 class OrderBatchResult(BaseModel):

@@ -81,13 +81,26 @@ def record_order_paid(
     assert outcome.result is not None
     if outcome.status == "replayed":
         raise Replayed(outcome.result.model_dump(mode="json"))
-    if order.referral_code or order.ip or order.device_id or order.shipping_address:
-        # Only orders that carry referral data take this path. Imported here: referrals
-        # grant coupons through redemptions, which import the members service.
-        from patron.services.referrals import after_order
-
-        after_order(uow, caller, program, order, now)
+    if carries_referral(order):
+        apply_referral(uow, caller, program, order, now)
     return outcome.result
+
+
+def carries_referral(order: OrderPaidIn) -> bool:
+    """Whether a paid order carries referral data (a code, or what fraud checks use)."""
+    return bool(order.referral_code or order.ip or order.device_id or order.shipping_address)
+
+
+def apply_referral(
+    uow: UnitOfWork, caller: Caller, program: Program, order: OrderPaidIn, now: datetime
+) -> None:
+    """After a new order that `carries_referral`: refer its customer or keep its
+    fingerprints (422 for a bad code). Only such orders take this path."""
+    # Imported here: referrals grant coupons through redemptions, which import the
+    # members service.
+    from patron.services.referrals import after_order
+
+    after_order(uow, caller, program, order, now)
 
 
 def record_order_refunded(
