@@ -199,8 +199,9 @@ def test_pharmacy_plus_monthly_credits_over_14_months(
         "2027-03-15T12:00:00Z",
         money(250),
     )
-    # then, 14 months on, whenever the jobs ran: a credit for each month begun while the
-    # perks applied — March to November 2026 (9) and December to March (4)
+    # then, 14 months on, whenever the jobs ran: a credit for each paid month begun while
+    # the perks applied — April to November 2026 (8; March was the trial) and December to
+    # March (4)
     store.clock.now = _utc(2027, 5, 1, 12)
     store.jobs(_utc(2027, 5, 1, 12))
     lapsed = store.subscription(first)
@@ -210,14 +211,14 @@ def test_pharmacy_plus_monthly_credits_over_14_months(
     ] * 2 + ["failure"]
     assert store.credit("c1") == {
         "currency": "USD",
-        "available": 13_000,
+        "available": 12_000,
         "pending": 0,
-        "lifetime_earned": 13_000,
+        "lifetime_earned": 12_000,
     }
     # and a run later still gives nothing more
     again = store.jobs(_utc(2027, 6, 1, 12))
     assert again["membership_credits"] == {"monthly": [0, 0], "dividends": [0, 0]}
-    assert store.credit("c1")["available"] == 13_000
+    assert store.credit("c1")["available"] == 12_000
     # and own-brand lines are no longer discounted
     assert store.benefits("c1", OWN_BRAND_CART)["discount"] == money(0)
     assert_ledger_ok(engine)
@@ -259,7 +260,8 @@ def test_coop_lifetime_yearly_dividends_over_14_months(
     # an order at 00:30 on 1 January in Berlin belongs to 2027
     store.at(_utc(2026, 12, 31, 23, 30))
     store.pay("o4", "c1", 5_000)
-    # then after the year ends: c1 gets 10% of 100 + 300 - 100, c2 10% of its trial's 80
+    # then after the year ends: c1 gets 10% of its paid time's 300 - 100 (o1 was in the
+    # trial), c2 nothing (its trial lapsed unpaid)
     store.at(_utc(2027, 1, 1, 6))
     store.at(_utc(2027, 2, 10, 12))
     store.pay("o5", "c1", 10_000)
@@ -270,19 +272,19 @@ def test_coop_lifetime_yearly_dividends_over_14_months(
     store.clock.now = _utc(2027, 5, 1, 12)
     results = store.jobs(_utc(2027, 5, 1, 12))
     if not on_time:
-        assert results["membership_credits"]["dividends"] == [2, 3_800]
+        assert results["membership_credits"]["dividends"] == [1, 2_000]
         assert results["memberships"] == {"lapsed": 1, "expired": 0}
-    assert store.credit("c1")["available"] == 3_000
-    assert store.credit("c2")["available"] == 800
+    assert store.credit("c1")["available"] == 2_000
+    assert store.credit("c2")["available"] == 0
     assert store.subscription(lapsing)["status"] == "lapsed"
     # and the 2027 dividend, for the orders before the cancellation, comes after 2027
     late = store.jobs(_utc(2028, 1, 1, 6))
     assert late["membership_credits"]["dividends"] == [1, 1_500]
     assert store.credit("c1") == {
         "currency": "USD",
-        "available": 4_500,
+        "available": 3_500,
         "pending": 0,
-        "lifetime_earned": 4_500,
+        "lifetime_earned": 3_500,
     }
     assert_ledger_ok(engine)
 

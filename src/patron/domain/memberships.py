@@ -271,22 +271,30 @@ def settle(sub: Subscription, at: datetime, tz: ZoneInfo) -> Subscription:
     return sub
 
 
+def paid_from(sub: Subscription) -> datetime:
+    """When the subscription's paid time starts: after its trial, if it had one. Credits
+    and dividends are for paid time only, so a trial that lapses unpaid costs nothing."""
+    return sub.trial_end or sub.started_at
+
+
 def credit_months(sub: Subscription, tz: ZoneInfo, at: datetime) -> list[tuple[int, datetime]]:
-    """The months whose monthly credit is due by `at`: those starting (from the
-    subscription's start) by `at` while its perks applied."""
+    """The months whose monthly credit is due by `at`: those starting (monthly from the
+    subscription's start) by `at`, after its trial, while its perks applied."""
     until = sub.perks_until()
+    paid = paid_from(sub)
     due: list[tuple[int, datetime]] = []
     for number, begins in month_starts(sub.started_at, tz):
         if begins > at or (until is not None and begins >= until):
             return due
-        due.append((number, begins))
+        if begins >= paid:
+            due.append((number, begins))
     return due  # pragma: no cover - the generator never ends
 
 
 def dividend_window(sub: Subscription, year: int, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
-    """The part of calendar `year` during which the perks applied (None: none of it)."""
+    """The paid part of calendar `year` during which the perks applied (None: none)."""
     start, end = year_window(year, tz)
-    begins = max(start, sub.started_at)
+    begins = max(start, paid_from(sub))
     until = sub.perks_until()
     ends = end if until is None else min(end, until)
     return (begins, ends) if begins < ends else None
