@@ -367,6 +367,8 @@ def test_brand_keys_see_only_their_brands_orders_and_redemptions(
     assert ledger[0]["details"] != {} and ledger[1]["details"] == {}
     recent = client.get("/v1/members/m1", headers=b_key).json()["recent_ledger"]
     assert recent == ledger
+    patched = client.patch("/v1/members/m1", json={"first_name": "M"}, headers=b_key)
+    assert patched.json()["recent_ledger"] == ledger
     assert client.get("/v1/members/m1/ledger", headers=a_key).json()["data"][3]["details"] != {}
     # and cannot cancel another brand's redemption, nor redeem for it
     before = count_rows(engine)

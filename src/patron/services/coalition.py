@@ -57,7 +57,7 @@ from patron.schemas.coalition import (
     StatementView,
     TransferView,
 )
-from patron.schemas.members import LedgerTransactionView
+from patron.schemas.members import LedgerTransactionView, MemberView
 from patron.services.brands import list_brands, sees_brand
 from patron.services.context import Caller, Forbidden
 
@@ -358,6 +358,13 @@ def _view(
 
 
 # --- what a brand key sees of a member's ledger ------------------------------------------
+
+
+def member_for_caller(uow: UnitOfWork, caller: Caller, view: MemberView) -> MemberView:
+    """A member view as the caller may see it (its recent ledger through `brand_ledger`)."""
+    if caller.brand_id is None:
+        return view
+    return view.model_copy(update={"recent_ledger": brand_ledger(uow, caller, view.recent_ledger)})
 
 
 def brand_ledger(

@@ -59,8 +59,7 @@ def list_members(ctx: Ctx, cursor: str | None = None, limit: Limit = 50) -> Page
 def get_member(customer_id: CustomerId, ctx: Ctx) -> MemberView:
     def query(uow: UnitOfWork, prog: Program) -> MemberView:
         view = members.member_view(uow, prog, customer_id, ctx.now)
-        recent = coalition.brand_ledger(uow, ctx.caller, view.recent_ledger)
-        return view.model_copy(update={"recent_ledger": recent})
+        return coalition.member_for_caller(uow, ctx.caller, view)
 
     return ctx.read(query)
 
@@ -68,7 +67,9 @@ def get_member(customer_id: CustomerId, ctx: Ctx) -> MemberView:
 @router.patch("/{customer_id}", response_model=MemberView, summary="Update a member")
 def update_member(customer_id: CustomerId, changes: UpdateMember, ctx: Ctx) -> JSONResponse:
     return ctx.write(
-        lambda uow, prog: members.update_member(uow, prog, customer_id, changes, ctx.now),
+        lambda uow, prog: coalition.member_for_caller(
+            uow, ctx.caller, members.update_member(uow, prog, customer_id, changes, ctx.now)
+        ),
         body=changes,
         status=200,
     )
