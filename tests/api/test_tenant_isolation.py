@@ -20,6 +20,7 @@ from httpx import Response
 from sqlalchemy import Engine
 
 from tests.api.test_auth_keys import REVIEW_RULE
+from tests.api.test_templates import TEMPLATE_NAMES
 from tests.conftest import Tenant, count_rows, make_tenant
 from tests.helpers import money, order, refund
 
@@ -498,17 +499,7 @@ def _create_event_type(w: World) -> None:
 @probe("GET", "/v1/program-templates")
 def _list_templates(w: World) -> None:
     names = [t["name"] for t in _ok(w.as_a("GET", "/v1/program-templates"))]
-    assert names == [
-        "starter",
-        "sporting-goods",
-        "pharmacy",
-        "beauty",
-        "beauty-charity",
-        "bookstore-membership",
-        "pharmacy-plus",
-        "coop-lifetime",
-        "home-coalition",
-    ]
+    assert names == TEMPLATE_NAMES
 
 
 @probe("POST", "/v1/programs/from-template", writes=True)

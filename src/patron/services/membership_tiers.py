@@ -19,6 +19,7 @@ from typing import Any
 from patron.db.uow import UnitOfWork
 from patron.domain.memberships import Subscription
 from patron.domain.program import Program
+from patron.services import tiers
 
 #: `member_tiers.reason` of a membership's floor (recognised when the floor is released).
 REASON = "membership plan "
@@ -53,7 +54,9 @@ def hold(
         updated_at=now,
     )
     if row is None or row.tier != tier:
-        _announce(uow, program, member_id, row.tier if row else None, tier, now)
+        tiers.announce_change(
+            uow, program, member_id, row.tier if row else None, tier, now, "membership"
+        )
 
 
 def release(uow: UnitOfWork, program: Program, member_id: int, at: datetime) -> None:
@@ -64,21 +67,3 @@ def release(uow: UnitOfWork, program: Program, member_id: int, at: datetime) -> 
     if row.manual_until is not None and row.manual_until <= at:
         return
     uow.tiers.save(program, member_id, ends_at=at, manual_until=at, updated_at=at)
-
-
-def _announce(
-    uow: UnitOfWork, program: Program, member_id: int, before: str | None, after: str, now: datetime
-) -> None:
-    member = uow.members.get_by_id(member_id)
-    uow.outbox.add(
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        type_="tier.changed",
-        payload={
-            "customer_id": member.external_id if member else None,
-            "from": before,
-            "to": after,
-            "cause": "membership",
-        },
-        now=now,
-    )

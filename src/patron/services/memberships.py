@@ -276,16 +276,8 @@ def start(
         **_state_columns(state, now),
     )
     if spec.payment_reference is not None:
-        _record_payment(
-            uow,
-            program,
-            subscription_id,
-            "payment",
-            spec.payment_reference,
-            amount,
-            (state.period_start, state.period_end),
-            now,
-            field="payment_reference",
+        _record_period_payment(
+            uow, program, subscription_id, spec.payment_reference, amount, state, now
         )
     membership_tiers.hold(uow, program, member.id, plan, state, now)
     _announce(uow, program, "membership.started", public_id, member.external_id, spec.plan, now)
@@ -303,17 +295,7 @@ def renew(
         raise Conflict("the payment reference was seen before", field="payment_reference")
     state = domain.renew(state_of(row), PlanPeriod(plan.period), program.zone, now)
     _save(uow, row, state, now)
-    _record_payment(
-        uow,
-        program,
-        row.id,
-        "payment",
-        spec.payment_reference,
-        amount,
-        (state.period_start, state.period_end),
-        now,
-        field="payment_reference",
-    )
+    _record_period_payment(uow, program, row.id, spec.payment_reference, amount, state, now)
     membership_tiers.hold(uow, program, row.member_id, plan, state, now)
     _announce(uow, program, "membership.renewed", public_id, row.customer_id, plan.code, now)
     return subscription_view(uow, program, public_id, now)
@@ -434,6 +416,30 @@ def _in_currency(program: Program, money: Money, field: str) -> None:
         raise CurrencyMismatch(
             f"the program's currency is {program.currency}, not {money.currency}", field=field
         )
+
+
+def _record_period_payment(
+    uow: UnitOfWork,
+    program: Program,
+    subscription_id: int,
+    reference: str,
+    amount: int,
+    state: Subscription,
+    now: datetime,
+) -> None:
+    """A payment for the subscription's period in `state` (409 on a reference seen before)."""
+    period = (state.period_start, state.period_end)
+    _record_payment(
+        uow,
+        program,
+        subscription_id,
+        "payment",
+        reference,
+        amount,
+        period,
+        now,
+        field="payment_reference",
+    )
 
 
 def _record_payment(

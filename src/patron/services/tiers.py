@@ -100,7 +100,9 @@ def on_activity(uow: UnitOfWork, program: Program, member_ids: list[int], now: d
             continue
         if level is not None:
             ends_at = status_ends_at(ladder, now, enrolled[member_id], program.zone)
-            _change(uow, program, member_id, row.tier if row else None, level, now, "upgrade")
+            announce_change(
+                uow, program, member_id, row.tier if row else None, level.code, now, "upgrade"
+            )
             uow.tiers.save(
                 program,
                 member_id,
@@ -172,7 +174,7 @@ def assign(
         reason=spec.reason,
         updated_at=now,
     )
-    _change(uow, program, member_id, row.tier if row else None, level, now, "manual")
+    announce_change(uow, program, member_id, row.tier if row else None, level.code, now, "manual")
 
 
 def view(uow: UnitOfWork, program: Program, member: Any, now: datetime) -> TierView | None:
@@ -252,15 +254,17 @@ def _entry_reward(
     )
 
 
-def _change(
+def announce_change(
     uow: UnitOfWork,
     program: Program,
     member_id: int,
     before: str | None,
-    level: TierLevel,
+    after: str,
     now: datetime,
     cause: str,
 ) -> None:
+    """A `tier.changed` outbox event: `before` -> `after` and why (upgrade, manual,
+    membership)."""
     member = uow.members.get_by_id(member_id)
     uow.outbox.add(
         tenant_id=program.tenant_id,
@@ -269,7 +273,7 @@ def _change(
         payload={
             "customer_id": member.external_id if member else None,
             "from": before,
-            "to": level.code,
+            "to": after,
             "cause": cause,
         },
         now=now,
