@@ -27,7 +27,6 @@ one JSON object with the numbers.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,10 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import text
 
-from expiry import drop_database, prepare_database, urls
-from ingestlib.conditions import git_revision
-from ingestlib.database import connected, public_url
-from tiers import parse_args, tiered_tenant
+from expiry import drop_database
+from ingestlib.database import connected
+from tiers import open_bench, parse_args, tiered_tenant
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/patron_bench_segments"
 AT = datetime(2027, 1, 1, tzinfo=UTC)
@@ -244,16 +242,8 @@ def baseline(bench_url: str, program_id: int, counted: int) -> tuple[bool, float
 
 def main() -> int:
     args = parse_args(default_members=100_000, minimum=1_000)
-    bench_url = os.environ.get("PATRON_BENCH_DATABASE_URL", DEFAULT_URL)
-    admin_url, name = urls(bench_url)
-    prepare_database(admin_url, name, bench_url)
-    with connected(bench_url) as connection:
-        version = connection.execute(text("SHOW server_version")).scalar()
-    print(
-        f"segments bench: PostgreSQL {version}, {os.cpu_count()} CPUs, load "
-        f"{os.getloadavg()[0]:.2f}, {args.members:,} members, "
-        f"database {public_url(bench_url)}, revision {git_revision()}"
-    )
+    sizes = f"{args.members:,} members"
+    bench_url, admin_url, name = open_bench("segments", DEFAULT_URL, sizes)
     started = time.perf_counter()
     params = setup(bench_url, args.members)
     print(f"set-up: {time.perf_counter() - started:.1f} s")

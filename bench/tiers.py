@@ -211,18 +211,26 @@ def check(bench_url: str, members: int, result: dict[str, Any]) -> bool:
     return ok
 
 
-def main() -> int:
-    args = parse_args()
-    bench_url = os.environ.get("PATRON_BENCH_DATABASE_URL", DEFAULT_URL)
+def open_bench(title: str, default_url: str, sizes: str) -> tuple[str, str, str]:
+    """Create the bench database afresh and print the conditions a run is under:
+    (bench url, admin url, database name). Shared with bench/segments.py."""
+    bench_url = os.environ.get("PATRON_BENCH_DATABASE_URL", default_url)
     admin_url, name = urls(bench_url)
     prepare_database(admin_url, name, bench_url)
     with connected(bench_url) as connection:
         version = connection.execute(text("SHOW server_version")).scalar()
     print(
-        f"tiers bench: PostgreSQL {version}, {os.cpu_count()} CPUs, load "
-        f"{os.getloadavg()[0]:.2f}, {args.members:,} members, one 2026 order each, "
+        f"{title} bench: PostgreSQL {version}, {os.cpu_count()} CPUs, load "
+        f"{os.getloadavg()[0]:.2f}, {sizes}, "
         f"database {public_url(bench_url)}, revision {git_revision()}"
     )
+    return bench_url, admin_url, name
+
+
+def main() -> int:
+    args = parse_args()
+    sizes = f"{args.members:,} members, one 2026 order each"
+    bench_url, admin_url, name = open_bench("tiers", DEFAULT_URL, sizes)
     started = time.perf_counter()
     setup(bench_url, args.members)
     print(f"set-up: {time.perf_counter() - started:.1f} s")
