@@ -39,6 +39,19 @@ def test_demo_is_idempotent_and_verifies(url: str, engine: Engine) -> None:
         members = connection.execute(text("SELECT COUNT(*) FROM members")).scalar_one()
         orders = connection.execute(text("SELECT COUNT(*) FROM orders")).scalar_one()
     assert (members, orders) == (50, 300)
+    # one of each growth program, and a referral code for every member
+    with engine.connect() as connection:
+        growth = [
+            connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+            for table in (
+                "segments",
+                "membership_plans",
+                "charities",
+                "campaigns",
+                "referral_codes",
+            )
+        ]
+    assert growth == [1, 1, 1, 1, 50]
     second = _run(url, "demo")
     assert second.returncode == 0, second.stderr
     assert "existed already" in second.stdout

@@ -1,4 +1,5 @@
-"""The demo: a tenant, a program, a reward, 50 members with a welcome bonus, and a few
+"""The demo: a tenant, a program, a reward, one of each growth program (segment, referral
+policy, paid membership, charity, birthday campaign), 50 members with a welcome bonus, and a few
 hundred orders (some refunded).
 
 Idempotent: it finds the demo tenant if it exists and only tops up what is missing, so
@@ -14,9 +15,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from patron.db.uow import UnitOfWork
+from patron.domain.program import Program
+from patron.schemas.campaigns import NewCampaignIn
+from patron.schemas.charities import CharityIn
 from patron.schemas.common import Money
 from patron.schemas.ledger import AdjustmentIn
 from patron.schemas.members import MemberProfile
+from patron.schemas.memberships import PlanIn
 from patron.schemas.orders import (
     CustomerIn,
     OrderLineIn,
@@ -25,8 +30,10 @@ from patron.schemas.orders import (
     RefundLineIn,
 )
 from patron.schemas.programs import ProgramIn
+from patron.schemas.referrals import ReferralPolicyIn
 from patron.schemas.rewards import RewardIn
-from patron.services import redemptions
+from patron.schemas.segments import NewSegmentIn
+from patron.services import campaigns, charities, memberships, redemptions, referrals, segments
 from patron.services.adjustments import adjust
 from patron.services.context import Caller, Scope
 from patron.services.members import enroll
@@ -46,6 +53,41 @@ CATEGORIES = {
 }
 FIRST_NAMES = ["Ada", "Grace", "Linus", "Mei", "Wei", "Yuki", "Omar", "Sofia", "Ivan", "Lena"]
 LAST_NAMES = ["Lovelace", "Hopper", "Chen", "Lin", "Tanaka", "Haddad", "Rossi", "Petrov"]
+
+
+DEMO_SEGMENT = {
+    "code": "big-spenders",
+    "name": "Spent $100 or more",
+    "filter": {"spend": {"min": 10_000}},
+}
+DEMO_REFERRALS = {
+    "base_url": "https://coffee.example/refer",
+    "friend_reward": {"points": 200},
+    "advocate_reward": {"points": 500},
+    "min_order": {"amount": 2_000, "currency": "USD"},
+}
+DEMO_PLAN = {
+    "code": "coffee-club",
+    "name": "Coffee Club",
+    "price": {"amount": 500, "currency": "USD"},
+    "period": "month",
+    "trial_days": 14,
+    "perks": {"points_multiplier": "2", "free_shipping": True},
+}
+DEMO_CHARITY = {
+    "code": "clean-water",
+    "name": "Clean Water Fund",
+    "points_step": 100,
+    "min_points": 100,
+    "matching_percent": 50,
+}
+DEMO_BIRTHDAY = {
+    "code": "birthday",
+    "name": "Birthday treat",
+    "kind": "birthday",
+    "timing": "day",
+    "offer": {"reward": "five-off"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +124,7 @@ def run_demo(engine: Engine, now: datetime | None = None) -> DemoInfo:
             program,
             RewardIn(
                 name="$5 off",
+                code="five-off",
                 points_cost=500,
                 value=Money(amount=500, currency="USD"),
                 code_prefix="DEMO-",
@@ -89,9 +132,22 @@ def run_demo(engine: Engine, now: datetime | None = None) -> DemoInfo:
             now,
         )
         key = create_key(uow, tenant_id, scopes=frozenset(Scope), name="demo admin", now=now)
+        _growth(uow, Caller(tenant_id, None, frozenset(Scope)), program, now)
         uow.commit()
     _fill(engine, tenant_id, now)
     return DemoInfo(key.token, tenant_id, created=True)
+
+
+def _growth(uow: UnitOfWork, caller: Caller, program: Program, now: datetime) -> None:
+    """The growth programs, one of each, through the same services as the API: a segment,
+    a referral policy, a paid membership, a charity and a birthday campaign."""
+    segments.create(uow, program, NewSegmentIn.model_validate(DEMO_SEGMENT), now)
+    referrals.set_policy(uow, program, ReferralPolicyIn.model_validate(DEMO_REFERRALS), now)
+    memberships.create_plan(uow, program, PlanIn.model_validate(DEMO_PLAN), now)
+    charities.create_charity(uow, program, CharityIn.model_validate(DEMO_CHARITY), now)
+    campaigns.create_campaign(
+        uow, caller, program, NewCampaignIn.model_validate(DEMO_BIRTHDAY), now
+    )
 
 
 def _fill(engine: Engine, tenant_id: int, now: datetime) -> None:
