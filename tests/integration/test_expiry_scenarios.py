@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from patron.db.tables import expiry_reminders, job_runs, lots, members, outbox
 from patron.worker.jobs import run_all
-from tests.conftest import Clock, Tenant, make_tenant
+from tests.conftest import Clock, Tenant, count_rows, make_tenant
 from tests.helpers import assert_ledger_ok, money, order, run_one_job, utc
 
 TAIPEI = "Asia/Taipei"
@@ -156,7 +156,7 @@ def test_a_lot_expires_when_the_local_day_after_its_anniversary_begins(
     _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
     _earn(client, tenant, clock, "o2", "c1", 40, EARNED + timedelta(days=1))
     assert [lot.expires_at for lot in _lots(engine, "c1")] == [expires, later_expires]
-    clock.now = expires + timedelta(days=2)  # reads below: the API's clock plays no part
+    clock.now = expires - SECOND  # reads are as of the API's clock
     before = _balance(client, tenant, "c1")
     assert before == {"available": 140, "pending": 0, "debt": 0, "lifetime_earned": 140}
     # when the expiry job runs one second before the first lot expires, nothing expires
@@ -164,7 +164,10 @@ def test_a_lot_expires_when_the_local_day_after_its_anniversary_begins(
     assert early.ran and early.result == NOTHING
     assert _balance(client, tenant, "c1") == before
     assert "expire" not in _kinds(client, tenant, "c1")
-    # when it runs at the very instant, the first lot's 100 points go, exactly
+    # a read at the instant the first lot expires leaves its points out, before any job
+    clock.now = expires
+    assert _balance(client, tenant, "c1")["available"] == 40
+    # when the job runs at the very instant, the first lot's 100 points go, exactly
     run = run_one_job(engine, "expire", expires)
     assert run.ran and run.result == {"members": 1, "lots": 1, "points": 100}
     assert _balance(client, tenant, "c1") == {
@@ -188,6 +191,7 @@ def test_a_lot_expires_when_the_local_day_after_its_anniversary_begins(
         {"customer_id": "c1", "points": 100, "transaction_id": latest["id"]}
     ]
     # and the second lot goes at its own instant (the next local day's run)
+    clock.now = later_expires
     assert run_one_job(engine, "expire", later_expires).result == {
         "members": 1,
         "lots": 1,
@@ -199,6 +203,37 @@ def test_a_lot_expires_when_the_local_day_after_its_anniversary_begins(
         "debt": 0,
         "lifetime_earned": 140,
     }
+
+
+def test_points_past_their_date_are_never_spent_even_before_the_job_runs(
+    client: TestClient, engine: Engine, clock: Clock
+) -> None:
+    # given 100 points expiring at TAIPEI_EXPIRY and 40 earned a day later, and a 50-point
+    # reward; the expire job has not run
+    tenant = _tenant(client, engine, TAIPEI, _fixed())
+    _earn(client, tenant, clock, "o1", "c1", 100, EARNED)
+    _earn(client, tenant, clock, "o2", "c1", 40, EARNED + timedelta(days=1))
+    body = {"name": "50", "points_cost": 50, "value": money(50)}
+    reward = client.post("/v1/rewards", json=body, headers=tenant.headers).json()["id"]
+    clock.now = TAIPEI_EXPIRY + SECOND
+    # when the member tries to spend 50, only the 40 unexpired points count: 422, nothing
+    before = count_rows(engine)
+    redeem = {"reward_id": reward}
+    refused = client.post("/v1/members/c1/redemptions", json=redeem, headers=tenant.headers)
+    assert (refused.status_code, refused.json()["code"]) == (422, "insufficient-points")
+    assert count_rows(engine) == before
+    # when it earns 20 more and spends 50, the 100 expire first, then 40 + 10 are spent
+    _earn(client, tenant, clock, "o3", "c1", 20, TAIPEI_EXPIRY + SECOND)
+    clock.now = TAIPEI_EXPIRY + 2 * SECOND
+    spent = client.post("/v1/members/c1/redemptions", json=redeem, headers=tenant.headers)
+    assert spent.status_code == 201, spent.text
+    assert _kinds(client, tenant, "c1")[:2] == ["redeem", "expire"]
+    assert [lot.remaining for lot in _lots(engine, "c1")] == [0, 0, 10]
+    assert _balance(client, tenant, "c1")["available"] == 10
+    assert _outbox(engine, "points.expired")[0]["points"] == 100
+    # and the job later finds nothing left to expire for it
+    assert run_one_job(engine, "expire", TAIPEI_EXPIRY + 3 * SECOND).result == NOTHING
+    assert_ledger_ok(engine)
 
 
 def test_points_earned_just_before_local_midnight_count_on_that_local_day(

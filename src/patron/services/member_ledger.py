@@ -3,8 +3,10 @@ changes lots and balances.
 
 Opening a `MemberLedger` locks the member's balance row (`SELECT ... FOR UPDATE` on
 PostgreSQL; the write transaction itself on SQLite) and first releases any pending lots
-whose return window has passed, so every movement sees up-to-date lots. Each movement is
-one ledger transaction whose postings sum to zero; `save()` writes the balance back.
+whose return window has passed, so every movement sees up-to-date lots. A spend first
+expires the member's points past their expiry date (the `expire` job may not have run
+yet), so points are never spent after their date. Each movement is one ledger transaction
+whose postings sum to zero; `save()` writes the balance back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from patron.domain.ledger import (
     check_balanced,
     member_available,
     member_pending,
+    program_account,
 )
 from patron.domain.lots import Lot, ReversalPlan, Take, plan_reversal, plan_spend
 from patron.domain.member import Balance
@@ -207,7 +210,9 @@ class MemberLedger:
     ) -> tuple[int, list[Take]]:
         """Spend `points` (> 0) of available lots, expiring first. Raises
         InsufficientPoints naming `field`, writing nothing, if the member has fewer."""
-        lots = self._uow.ledger.open_lots(self.member_id, self._asset, "available")
+        lots = self._expire_due(
+            self._uow.ledger.open_lots(self.member_id, self._asset, "available")
+        )
         takes = plan_spend(lots, points, field=field)
         tx_id = self._transaction(kind, self._now, refs, details or {})
         postings = [
@@ -332,6 +337,36 @@ class MemberLedger:
         self._post(tx_id, postings)
         self.save()
 
+    def _expire_due(self, lots: list[Lot]) -> list[Lot]:
+        """Expire the points lots past their expiry date, as the `expire` job would (same
+        accounts, one transaction, a `points.expired` event), and return the other lots."""
+        due = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= self._now]
+        if not due or self._asset != POINTS:
+            return lots
+        expired = sum(lot.remaining for lot in due)
+        tx_id = self._transaction(TxKind.EXPIRE, self._now, Refs(), {"lots": len(due)})
+        postings = [
+            Posting(self._account(False), -lot.remaining, self._asset, lot.id, self.member_id)
+            for lot in due
+        ]
+        postings.append(Posting(program_account(self._program.id, "expired"), expired))
+        self._uow.ledger.add_to_lots({lot.id: -lot.remaining for lot in due})
+        self.balance = replace(self.balance, available=self.balance.available - expired)
+        self._post(tx_id, postings)
+        member = self._uow.members.get_by_id(self.member_id)
+        self._uow.outbox.add(
+            tenant_id=self._program.tenant_id,
+            program_id=self._program.id,
+            type_="points.expired",
+            payload={
+                "customer_id": member.external_id if member else None,
+                "points": expired,
+                "transaction_id": tx_id,
+            },
+            now=self._now,
+        )
+        return [lot for lot in lots if lot not in due]
+
     def _settle_debt(self, lots: Sequence[Lot]) -> list[Posting]:
         """Postings that use points of `lots` (just made available) to pay off debt."""
         postings: list[Posting] = []
@@ -371,8 +406,12 @@ class MemberLedger:
 
 def balance_of(uow: UnitOfWork, member_id: int, now: datetime, asset: str = POINTS) -> Balance:
     """The balance a reader should see at `now`: pending lots whose window has passed
-    count as available even before a write has released them (without writing)."""
+    count as available, and available points past their expiry date do not, even before a
+    write or a job has moved them (without writing)."""
     balance = uow.members.balance(member_id, asset)
+    if asset == POINTS and balance.available > 0:  # points past their date are not spendable
+        overdue = uow.ledger.overdue_points(member_id, now)
+        balance = replace(balance, available=balance.available - overdue)
     if balance.pending == 0:
         return balance
     matured = sum(lot.remaining for lot in uow.ledger.matured_lots(member_id, asset, now))

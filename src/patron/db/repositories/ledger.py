@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from patron.db.tables import ledger_entries, ledger_transactions, lots
-from patron.domain.ledger import Posting
+from patron.domain.ledger import POINTS, Posting
 from patron.domain.lots import Lot
 
 # Statements used on every order are built once: building `insert(t).values(...)` per call
@@ -99,6 +99,18 @@ class LedgerRepository:
         """Lots of the member in `state` that still hold points."""
         rows = self._c.execute(_OPEN_LOTS, {"member_id": member_id, "asset": asset, "state": state})
         return [Lot(row.id, row.remaining, row.expires_at) for row in rows]
+
+    def overdue_points(self, member_id: int, now: datetime) -> int:
+        """Available points in the member's lots past their expiry date at `now` (which
+        the next spend or the `expire` job expires)."""
+        query = select(func.coalesce(func.sum(lots.c.remaining), 0)).where(
+            lots.c.member_id == member_id,
+            lots.c.asset == POINTS,
+            lots.c.state == "available",
+            lots.c.remaining > 0,
+            lots.c.expires_at <= now,
+        )
+        return int(self._c.execute(query).scalar_one())
 
     def matured_lots(self, member_id: int, asset: str, now: datetime) -> list[Lot]:
         """Pending lots whose pending period has ended at `now`."""
