@@ -40,7 +40,7 @@ from sqlalchemy import text
 
 from expiry import drop_database
 from ingestlib.database import connected
-from tiers import open_bench, parse_args, tiered_tenant
+from tiers import open_bench, parse_args, tiered_tenant, timed_job
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/patron_bench_segments"
 AT = datetime(2027, 1, 1, tzinfo=UTC)
@@ -213,17 +213,8 @@ def measure(bench_url: str, program_id: int) -> dict[str, Any]:
 
 
 def rfm_job(bench_url: str) -> float:
-    from patron.db.engine import make_engine
-    from patron.worker.jobs import run_job
-
-    engine = make_engine(bench_url)
-    try:
-        started = time.perf_counter()
-        runs = run_job(engine, "rfm", AT)
-        seconds = time.perf_counter() - started
-    finally:
-        engine.dispose()
-    assert runs[0].ran, runs
+    seconds, run = timed_job(bench_url, "rfm")
+    assert run.ran, run
     return seconds
 
 

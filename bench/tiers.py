@@ -177,18 +177,24 @@ def baseline(bench_url: str) -> float:
     return seconds
 
 
-def run_the_job(bench_url: str) -> tuple[float, dict[str, Any]]:
+def timed_job(bench_url: str, name: str) -> tuple[float, Any]:
+    """Run job `name` as of AT: its seconds and the (first program's) run."""
     from patron.db.engine import make_engine
     from patron.worker.jobs import run_job
 
     engine = make_engine(bench_url)
     try:
         started = time.perf_counter()
-        runs = run_job(engine, "tiers", AT)
+        runs = run_job(engine, name, AT)
         seconds = time.perf_counter() - started
     finally:
         engine.dispose()
-    return seconds, runs[0].result
+    return seconds, runs[0]
+
+
+def run_the_job(bench_url: str) -> tuple[float, dict[str, Any]]:
+    seconds, run = timed_job(bench_url, "tiers")
+    return seconds, run.result
 
 
 def check(bench_url: str, members: int, result: dict[str, Any]) -> bool:

@@ -4,6 +4,7 @@ evaluation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -73,7 +74,7 @@ def test_period_ends_are_strictly_increasing_and_a_month_at_most_31_days(
 def test_a_trial_then_payment_then_failure_then_recovery() -> None:
     at = _utc(2026, 3, 1, 12)
     sub = m.start(PlanPeriod.MONTH, 30, UTC_ZONE, at, trial=True)
-    sub = m.Subscription(**{**_fields(sub), "grace_days": 7})
+    sub = replace(sub, grace_days=7)
     assert (sub.status, sub.period_end, sub.perks_until()) == (
         Status.TRIALING,
         _utc(2026, 3, 31, 12),
@@ -103,9 +104,7 @@ def test_a_trial_then_payment_then_failure_then_recovery() -> None:
 
 def test_expiry_cancellation_and_refusals() -> None:
     at = _utc(2026, 3, 1, 12)
-    sub = m.Subscription(
-        **{**_fields(m.start(PlanPeriod.YEAR, 0, UTC_ZONE, at, trial=False)), "grace_days": 3}
-    )
+    sub = replace(m.start(PlanPeriod.YEAR, 0, UTC_ZONE, at, trial=False), grace_days=3)
     end = _utc(2027, 3, 1, 12)
     # not renewed: still accepted 3 days late, expired after, as of the period end
     assert m.settle(sub, end + timedelta(days=2), UTC_ZONE) is sub
@@ -180,7 +179,3 @@ def test_the_plan_multiplier_adds_to_the_base_and_is_explained() -> None:
         {"rule": "tier", "tier": "silver", "multiplier": "1.5", "points": 61},
         {"rule": "plan", "plans": ["gold"], "multiplier": "2", "points": 123},
     ]
-
-
-def _fields(sub: m.Subscription) -> dict[str, object]:
-    return {name: getattr(sub, name) for name in m.Subscription.__slots__}

@@ -14,6 +14,7 @@ given until the campaign's capacity is reached.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -109,9 +110,16 @@ def celebrated_on(anchor: date, year: int) -> date:
 def annual_due(anchor: date, today: date, catch_up_days: int) -> date | None:
     """The celebration of `anchor` that is due on `today`: the one in the last
     `catch_up_days` days (today included), or None. Never the anchor's own date."""
-    for year in (today.year, today.year - 1):
-        if year <= anchor.year:
-            continue
+    years = [year for year in (today.year, today.year - 1) if year > anchor.year]
+    return _celebrated_within(anchor, today, catch_up_days, years)
+
+
+def _celebrated_within(
+    anchor: date, today: date, catch_up_days: int, years: Iterable[int]
+) -> date | None:
+    """The celebration of `anchor` in one of `years` that fell in the last `catch_up_days`
+    days (today included), or None."""
+    for year in years:
         day = celebrated_on(anchor, year)
         if 0 <= (today - day).days < catch_up_days:
             return day
@@ -126,11 +134,7 @@ def birthday_due(
     grants); on the day: within the last `catch_up_days` days."""
     if timing is BirthdayTiming.MONTH:
         return today.replace(day=1) if birthday.month == today.month else None
-    for year in (today.year, today.year - 1):
-        day = celebrated_on(birthday, year)
-        if 0 <= (today - day).days < catch_up_days:
-            return day
-    return None
+    return _celebrated_within(birthday, today, catch_up_days, (today.year, today.year - 1))
 
 
 def month_days(days: list[date]) -> list[str]:

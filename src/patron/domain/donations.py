@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from patron.domain.calendar import Period, next_period_date, start_of_day
+from patron.domain.calendar import BEGINNING, Period, next_period_date, start_of_day
 from patron.domain.errors import InvalidInput
 from patron.domain.program import points_value
 
@@ -80,9 +80,9 @@ def price(
 
 # -- payout periods ------------------------------------------------------------------------
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
+#: A year, a quarter or a month: `2026`, `2026-Q4`, `2026-11` (the keys of
+#: `calendar.period_key`); years from 1970 (`calendar.BEGINNING`).
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>[0-9]{2}))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +100,19 @@ class ReportWindow:
 
 
 def parse_period(text: str, *, field: str = "period") -> ReportWindow:
-    """A month `YYYY-MM`, a quarter `YYYY-Qn` or a year `YYYY`; InvalidInput otherwise."""
-    value = text.strip()
+    """A month `YYYY-MM`, a quarter `YYYY-Qn` or a year `YYYY` (from 1970) as its window;
+    InvalidInput naming `field` otherwise. Payout reports and coalition settlements (and
+    their exchange rates) name their periods so."""
+    match = _PERIOD.fullmatch(text)
     try:
-        if match := _MONTH.match(value):
-            return _window(value, date(int(match[1]), int(match[2]), 1), Period.MONTH)
-        if match := _QUARTER.match(value):
-            month = (int(match[2]) - 1) * 3 + 1
-            return _window(value, date(int(match[1]), month, 1), Period.QUARTER)
-        if match := _YEAR.match(value):
-            return _window(value, date(int(match[1]), 1, 1), Period.YEAR)
-    except ValueError:
+        if match is not None and int(match["year"]) >= BEGINNING.year:
+            year = int(match["year"])
+            if match["quarter"]:
+                return _window(text, date(year, int(match["quarter"]) * 3 - 2, 1), Period.QUARTER)
+            if match["month"]:
+                return _window(text, date(year, int(match["month"]), 1), Period.MONTH)
+            return _window(text, date(year, 1, 1), Period.YEAR)
+    except ValueError:  # month 00 or 13, or a window past year 9999
         pass
     raise InvalidInput(
         f"{text!r} is not a period: use a month (2026-11), a quarter (2026-Q4) or a year (2026)",
@@ -139,7 +141,7 @@ def report_window(
     if period is not None:
         if first is not None or last is not None:
             raise InvalidInput("give either `period` or `from` and `to`, not both", field="period")
-        return parse_period(period)
+        return parse_period(period.strip())
     if first is None and last is None:
         return _window(f"{today:%Y-%m}", today.replace(day=1), Period.MONTH)
     if first is None or last is None:

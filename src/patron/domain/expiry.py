@@ -126,7 +126,7 @@ def lot_expires_at(policy: ExpiryPolicy, earned_at: datetime, tz: ZoneInfo) -> d
     """
     if policy.kind is not ExpiryKind.FIXED:
         return None
-    last_day = add_months(local_date(_aware_(earned_at), tz), policy.months)
+    last_day = add_months(local_date(_aware(earned_at), tz), policy.months)
     period = policy.round_to or Period.DAY
     return start_of_day(_day_after_period(last_day, period), tz)
 
@@ -145,7 +145,7 @@ def activity_expires_at(
     """
     if policy.kind is not ExpiryKind.ACTIVITY:
         return None
-    since = _aware_(last_earned_at if last_earned_at is not None else enrolled_at)
+    since = _aware(last_earned_at if last_earned_at is not None else enrolled_at)
     last_day = add_months(local_date(since, tz), policy.months)
     return start_of_day(last_day + timedelta(days=1), tz)
 
@@ -157,7 +157,7 @@ def activity_cutoff(policy: ExpiryPolicy, at: datetime, tz: ZoneInfo) -> datetim
     """
     if policy.kind is not ExpiryKind.ACTIVITY:
         raise ValueError("only an activity policy has a cutoff")
-    today = local_date(_aware_(at), tz)
+    today = local_date(_aware(at), tz)
     # The last local day L whose expiry day add_months(L, months) + 1 is on or before
     # today. add_months clamps month ends, so search down from just above the inverse.
     last = add_months(today, -policy.months) + timedelta(days=2)
@@ -173,7 +173,7 @@ def reminder_due(expires_at: datetime, remind_days: int) -> datetime:
     differs from the expiry's by one (a midnight expiry is reminded of at 23:00 or 01:00
     local). A reminder is a message, not a deadline, so no local-day arithmetic is spent on it.
     """
-    return _aware_(expires_at) - timedelta(days=remind_days)
+    return _aware(expires_at) - timedelta(days=remind_days)
 
 
 def reminders_due(policy: ExpiryPolicy, expires_at: datetime) -> tuple[datetime, ...]:
@@ -186,5 +186,5 @@ def _day_after_period(day: date, period: Period) -> date:
     return next_period_date(period_start_date(day, period), period)
 
 
-def _aware_(instant: datetime) -> datetime:
+def _aware(instant: datetime) -> datetime:
     return require_aware(instant, "expiry")

@@ -298,12 +298,3 @@ def dividend_window(sub: Subscription, year: int, tz: ZoneInfo) -> tuple[datetim
     until = sub.perks_until()
     ends = end if until is None else min(end, until)
     return (begins, ends) if begins < ends else None
-
-
-def percent(text: str, field: str) -> Fraction:
-    """A percent or multiplier written as a decimal string ("10", "12.5")."""
-    try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise InvalidInput(f"{text!r} is not a number", field=field) from None
-    return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -155,15 +155,7 @@ class ReferralPolicy:
             "friend_reward": self.friend_reward.as_json() if self.friend_reward else None,
             "advocate_reward": self.advocate_reward.as_json() if self.advocate_reward else None,
             "min_order_amount": self.min_order_amount,
-            "checks": {
-                "email": self.checks.email,
-                "phone": self.checks.phone,
-                "address": self.checks.address,
-                "ip": self.checks.ip,
-                "device": self.checks.device,
-                "already_customer": self.checks.already_customer,
-                "velocity_per_day": self.checks.velocity_per_day,
-            },
+            "checks": asdict(self.checks),
             "max_per_month": self.max_per_month,
             "max_total": self.max_total,
         }

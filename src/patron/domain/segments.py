@@ -31,25 +31,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from patron.domain.errors import InvalidInput
+from patron.domain.memberships import LIVE, Status
 
 #: RFM scores run from 1 (the lowest fifth of the program's members) to 5 (the top fifth).
 RFM_BUCKETS = 5
 
-
-class SubscriptionStatus(StrEnum):
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    LAPSED = "lapsed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-#: The statuses in which a subscription's perks apply: the default of `membership`.
-HOLDING = (SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+#: The statuses in which a subscription's perks apply (`memberships.LIVE`, in their
+#: order): the default of `membership`.
+HOLDING = tuple(status for status in Status if status in LIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +129,7 @@ class Rfm:
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    statuses: tuple[SubscriptionStatus, ...] = HOLDING
+    statuses: tuple[Status, ...] = HOLDING
     plans: tuple[str, ...] = ()
 
 

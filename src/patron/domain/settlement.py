@@ -34,14 +34,13 @@ The model (money in minor units of the program's currency unless said otherwise)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from patron.domain.calendar import add_months
+from patron.domain.donations import parse_period
 from patron.domain.errors import InvalidInput
 
 #: The settlement party that is not a brand: the program, holding outstanding points.
@@ -235,26 +234,14 @@ class StatementPeriod:
 
 
 def statement_period(key: str, *, field: str = "period") -> StatementPeriod:
-    """Parse `2026`, `2026-Q1` or `2026-01`; InvalidInput naming `field` otherwise."""
-    match = _PERIOD.fullmatch(key)
-    if match is None:
-        raise InvalidInput(
-            f"period {key!r} must be a year, quarter or month: 2026, 2026-Q1, 2026-01",
-            field=field,
-        )
-    year = int(match["year"])
-    if match["quarter"]:
-        quarter = int(match["quarter"])
-        start = date(year, 3 * quarter - 2, 1)
-        return StatementPeriod(key, start, add_months(start, 3), (key, str(year)))
-    if match["month"]:
-        month = int(match["month"])
-        start = date(year, month, 1)
-        quarter_key = f"{year}-Q{(month - 1) // 3 + 1}"
-        return StatementPeriod(key, start, add_months(start, 1), (key, quarter_key, str(year)))
-    return StatementPeriod(key, date(year, 1, 1), date(year + 1, 1, 1), (key,))
-
-
-_PERIOD = re.compile(
-    r"(?P<year>20\d\d|19[7-9]\d)(?:-Q(?P<quarter>[1-4])|-(?P<month>0[1-9]|1[0-2]))?"
-)
+    """Parse `2026`, `2026-Q1` or `2026-01` (`donations.parse_period`); InvalidInput naming
+    `field` otherwise."""
+    window = parse_period(key, field=field)
+    year = key[:4]
+    if "-Q" in key:
+        wider: tuple[str, ...] = (year,)
+    elif "-" in key:
+        wider = (f"{year}-Q{(window.first.month - 1) // 3 + 1}", year)
+    else:
+        wider = ()
+    return StatementPeriod(key, window.first, window.after, (key, *wider))

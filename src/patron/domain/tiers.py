@@ -242,7 +242,7 @@ def qualification_window(
     on 2026-03-31 with 1 month, 2026-03-01 to 2026-04-01). ANNIVERSARY: the membership year
     containing `at` (`membership_year`).
     """
-    _aware_(at)
+    _aware(at)
     if ladder.window is WindowKind.LIFETIME:
         return BEGINNING, END_OF_TIME
     if ladder.window is WindowKind.CALENDAR_YEAR:
@@ -261,8 +261,8 @@ def membership_year(at: datetime, enrolled_at: datetime, tz: ZoneInfo) -> tuple[
     on Feb 29 starts the year on Feb 28 in years without one (and on Feb 29 again in leap
     years). An instant before enrolment falls in an earlier year counted the same way.
     """
-    enrolled = local_date(_aware_(enrolled_at), tz)
-    today = local_date(_aware_(at), tz)
+    enrolled = local_date(_aware(enrolled_at), tz)
+    today = local_date(_aware(at), tz)
     years = today.year - enrolled.year
     if _anniversary(enrolled, years) > today:
         years -= 1
@@ -287,7 +287,7 @@ def status_period(
     re-evaluated daily against the rolling window.
     """
     if ladder.window is WindowKind.ROLLING_MONTHS:
-        return period_window(_aware_(at), Period.DAY, tz)
+        return period_window(_aware(at), Period.DAY, tz)
     return qualification_window(ladder, at, enrolled_at, tz)
 
 
@@ -329,8 +329,8 @@ def grace_ends_at(ladder: TierLadder, lapsed_at: datetime, tz: ZoneInfo) -> date
     in between; `lapsed_at` itself when there is no grace.
     """
     if ladder.grace_days == 0:
-        return _aware_(lapsed_at)
-    return start_of_day(local_date(_aware_(lapsed_at), tz) + timedelta(days=ladder.grace_days), tz)
+        return _aware(lapsed_at)
+    return start_of_day(local_date(_aware(lapsed_at), tz) + timedelta(days=ladder.grace_days), tz)
 
 
 # -- decisions ---------------------------------------------------------------------------
@@ -449,5 +449,5 @@ def progress(
     )
 
 
-def _aware_(instant: datetime) -> datetime:
+def _aware(instant: datetime) -> datetime:
     return require_aware(instant, "tiers")

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
 from patron.domain.member import MemberStatus
+from patron.domain.memberships import Status
 from patron.domain.money import MAX_AMOUNT
 from patron.domain.segments import (
     HOLDING,
@@ -23,7 +24,6 @@ from patron.domain.segments import (
     Range,
     Rfm,
     SegmentFilter,
-    SubscriptionStatus,
     Tags,
 )
 from patron.schemas.common import Strict
@@ -90,7 +90,7 @@ class RfmIn(Strict):
 class MembershipIn(Strict):
     """A subscription to one of `plans` (any plan when empty) in one of `statuses`."""
 
-    statuses: Annotated[list[SubscriptionStatus], Field(min_length=1, max_length=6)] = list(HOLDING)
+    statuses: Annotated[list[Status], Field(min_length=1, max_length=6)] = list(HOLDING)
     plans: Labels = []
 
 

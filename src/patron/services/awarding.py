@@ -13,10 +13,9 @@ from patron.domain.ledger import TxKind, brand_issued
 from patron.domain.member import MemberStatus
 from patron.domain.program import Program
 from patron.domain.rules import EventFacts, Trigger
-from patron.services import perks, tiers
-from patron.services.earning import Earning, MemberTraits
+from patron.services import tiers
+from patron.services.earning import Earning
 from patron.services.member_ledger import Credit, MemberLedger, Refs
-from patron.services.perks import NO_PERKS
 
 #: Source of the events Patron records itself (a signup on enrolment).
 PATRON_SOURCE = "patron"
@@ -39,11 +38,7 @@ def award_action(
         return 0, None, {"points": 0, "reason": "member blocked", "rules": []}
     ledger = MemberLedger(uow, program, member.id, now)  # locks the balance: limits hold
     earning = Earning(uow, program)
-    level = tiers.traits(uow, program, [member.id]).get(member.id)
-    days = uow.members.chosen_days([member.id]).get(member.id, {}) if level else {}
-    day = tiers.chosen_day_in(days, facts.occurred_at, program)
-    extra = perks.for_members(uow, program, [member.id], now, earning.segment_codes)
-    traits = MemberTraits.of(tuple(member.tags), level, day, extra.get(member.id, NO_PERKS))
+    traits = earning.traits([member.id], now).of(member.id, tuple(member.tags), facts.occurred_at)
     evaluation = earning.evaluate(member.id, facts, traits.facts())
     explanation: dict[str, Any] = {"points": evaluation.points, "rules": evaluation.explanation}
     if evaluation.points == 0:

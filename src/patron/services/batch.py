@@ -17,7 +17,8 @@ from patron.domain.program import Program
 from patron.schemas.orders import BatchItemResult, OrderBatchIn, OrderBatchResult, OrderPaidIn
 from patron.services.context import Caller
 from patron.services.ingest import Outcome, record_orders_paid
-from patron.services.orders import apply_referral, carries_referral
+from patron.services.orders import carries_referral
+from patron.services.referrals import after_order
 
 
 def record_orders(
@@ -43,7 +44,7 @@ def _refer(
     (and writes nothing of the referral) without undoing the order or the batch."""
     try:
         with uow.connection.begin_nested():
-            apply_referral(uow, caller, program, order, now)
+            after_order(uow, caller, program, order, now)
     except DomainError as error:
         return {"code": error.code, "detail": error.detail, "field": error.field}
     return None

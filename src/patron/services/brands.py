@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from patron.db.uow import UnitOfWork
 from patron.domain.errors import Conflict, NotFound
@@ -22,16 +23,20 @@ def create_brand(uow: UnitOfWork, caller: Caller, spec: BrandIn, now: datetime) 
 
 def list_brands(uow: UnitOfWork, caller: Caller) -> list[BrandView]:
     return [
-        BrandView(
-            code=row.code,
-            name=row.name,
-            created_at=row.created_at,
-            currency=row.currency,
-            left_at=row.left_at,
-        )
+        brand_view(row)
         for row in uow.tenants.list_brands(caller.tenant_id)
         if caller.brand_id is None or row.id == caller.brand_id
     ]
+
+
+def brand_view(row: Any) -> BrandView:
+    return BrandView(
+        code=row.code,
+        name=row.name,
+        created_at=row.created_at,
+        currency=row.currency,
+        left_at=row.left_at,
+    )
 
 
 def resolve_brand(uow: UnitOfWork, caller: Caller, code: str | None) -> int:

@@ -118,7 +118,8 @@ def candidates(
     return select(members).where(*conditions).order_by(members.c.id)
 
 
-def _month_day(uow: UnitOfWork, column: Any) -> Any:
+def month_day(uow: UnitOfWork, column: Any) -> Any:
+    """`MM-DD` of a date or timestamp column, in SQL (to match `domain.month_days`)."""
     if uow.dialect == "postgresql":
         return func.to_char(column, "MM-DD")
     return func.strftime("%m-%d", column)
@@ -143,7 +144,7 @@ def birthdays_due(
         campaign,
         at,
         members.c.birthday.is_not(None),
-        _month_day(uow, members.c.birthday).in_(days),
+        month_day(uow, members.c.birthday).in_(days),
     )
     due = []
     for member in _rows(uow, query):
@@ -164,7 +165,7 @@ def anniversaries_due(
     # UTC month-days a day either side of the local window: the local date is exact below.
     span = [today + timedelta(days=1 - back) for back in range(catch_up + 2)]
     days = domain.month_days(span)
-    query = candidates(uow, program, campaign, at, _month_day(uow, members.c.enrolled_at).in_(days))
+    query = candidates(uow, program, campaign, at, month_day(uow, members.c.enrolled_at).in_(days))
     due = []
     for member in _rows(uow, query):
         enrolled = local_date(member.enrolled_at, program.zone)

@@ -29,9 +29,10 @@ def report(
         given = _bonus_awards(uow, program, campaign)
     else:
         given = _grants(uow, campaign)
-    targeted = len({member_id for member_id, _, _, _ in given})
     if campaign.spec.kind is CampaignKind.APPRECIATION:
         targeted = _audience_size(uow, program, campaign, now)
+    else:
+        targeted = len({member_id for member_id, _, _, _ in given})
     coupons = [redemption for _, _, _, redemption in given if redemption is not None]
     return CampaignReport(
         campaign=code,

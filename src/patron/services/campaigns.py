@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from patron.db.insert_or_nothing import insert_or_nothing
-from patron.db.tables import campaign_grants, campaigns, members, redemptions
+from patron.db.tables import campaign_grants, campaigns, members
 from patron.db.uow import UnitOfWork
 from patron.domain import campaigns as domain
 from patron.domain.campaigns import CampaignKind
@@ -218,18 +218,16 @@ def grant_all(
     due: Iterable[tuple[int, str]],
     at: datetime,
     tally: Tally,
-    *,
-    limit: int | None = None,
 ) -> None:
     """Grant `campaign`'s offer to each (member id, key) in order, skipping keys granted
-    before, until `limit` grants; a failing grant (out of stock...) stops the run."""
+    before; a failing grant (out of stock...) stops the run."""
+    offer = campaign.spec.offer
+    assert offer is not None, "checked when saved"
+    issued = _issued_account(uow, program) if offer.points is not None else ""
     for member_id, key in due:
-        if limit is not None and tally.members >= limit:
-            tally.stopped = "capacity"
-            return
         try:
             with uow.connection.begin_nested():
-                given = _grant(uow, program, campaign, member_id, key, at)
+                given = _grant(uow, program, campaign, member_id, key, at, issued)
         except DomainError as error:
             tally.stopped = error.code
             return
@@ -239,11 +237,24 @@ def grant_all(
             tally.coupons += 0 if given else 1
 
 
+def _issued_account(uow: UnitOfWork, program: Program) -> str:
+    """The account campaign points are credited from: the default brand's `issued`."""
+    brand = uow.tenants.default_brand(program.tenant_id)
+    assert brand is not None, "every tenant has a brand"
+    return brand_issued(brand.id)
+
+
 def _grant(
-    uow: UnitOfWork, program: Program, campaign: Campaign, member_id: int, key: str, at: datetime
+    uow: UnitOfWork,
+    program: Program,
+    campaign: Campaign,
+    member_id: int,
+    key: str,
+    at: datetime,
+    issued: str,
 ) -> int | None:
-    """Claim the grant and give the offer: the points given (0 for a coupon), or None if
-    the key was granted before."""
+    """Claim the grant and give the offer (points from account `issued`): the points given
+    (0 for a coupon), or None if the key was granted before."""
     params = {
         "tenant_id": program.tenant_id,
         "campaign_id": campaign.id,
@@ -261,16 +272,17 @@ def _grant(
     if offer.points is not None:
         values = {
             "points": offer.points,
-            "transaction_id": _credit(uow, program, campaign, member_id, offer.points, reason, at),
+            "transaction_id": _credit(
+                uow, program, campaign, member_id, offer.points, issued, reason, at
+            ),
         }
     else:
         assert offer.reward is not None
         source = {"campaign": campaign.code, "key": key}
-        view = grants.grant_reward(
+        redemption_pk, _ = grants.give_reward(
             uow, program, member_id, offer.reward, at, reason=reason, source=source
         )
-        pk = select(redemptions.c.id).where(redemptions.c.public_id == view.id)
-        values = {"redemption_id": uow.connection.execute(pk).scalar_one()}
+        values = {"redemption_id": redemption_pk}
     uow.connection.execute(
         campaign_grants.update().where(campaign_grants.c.id == claimed.id).values(**values)
     )
@@ -283,18 +295,17 @@ def _credit(
     campaign: Campaign,
     member_id: int,
     points: int,
+    source_account: str,
     reason: str,
     at: datetime,
 ) -> int:
-    brand = uow.tenants.default_brand(program.tenant_id)
-    assert brand is not None, "every tenant has a brand"
     ledger = MemberLedger(uow, program, member_id, at)
     credited = ledger.credit(
         Credit(
             member_id=member_id,
             points=points,
             kind=TxKind.CAMPAIGN,
-            source_account=brand_issued(brand.id),
+            source_account=source_account,
             occurred_at=at,
             expires_at=program.lot_expires_at(at),
             refs=Refs(reason=reason),
@@ -368,7 +379,7 @@ def run(uow: UnitOfWork, program: Program, campaign: Campaign, at: datetime) -> 
         limit = domain.places_left(capacity, who.granted_count(uow, campaign))
         invitees = who.invitees(uow, program, campaign, at, limit)
         due = [(member_id, domain.INVITE_KEY) for member_id in invitees]
-        grant_all(uow, program, campaign, due, at, tally, limit=limit)
+        grant_all(uow, program, campaign, due, at, tally)
         if tally.stopped is None and tally.members == limit:
             tally.stopped = "capacity"
         return tally.result(campaign.code)

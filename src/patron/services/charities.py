@@ -34,16 +34,9 @@ def create_charity(
     if repo.code_taken(program.id, spec.code):
         raise Conflict(f"the program already has a charity {spec.code!r}", field="code")
     public_id = f"chr_{secrets.token_hex(8)}"
-    repo.create(
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        public_id=public_id,
-        code=spec.code,
-        **_fields(spec),
-        created_at=now,
-        updated_at=now,
-    )
-    return charity_view(require_charity(uow, program, public_id))
+    fields = {"code": spec.code, **_fields(spec), "created_at": now, "updated_at": now}
+    repo.create(tenant_id=program.tenant_id, program_id=program.id, public_id=public_id, **fields)
+    return CharityView(id=public_id, **fields)
 
 
 def update_charity(
@@ -51,8 +44,9 @@ def update_charity(
 ) -> CharityView:
     """Replace a charity's details and terms (`active: false` deactivates it)."""
     row = require_charity(uow, program, public_id)
-    repository(uow).update(row.id, **_fields(spec), updated_at=now)
-    return charity_view(require_charity(uow, program, public_id))
+    fields = {**_fields(spec), "updated_at": now}
+    repository(uow).update(row.id, **fields)
+    return charity_view(row).model_copy(update=fields)
 
 
 def list_charities(uow: UnitOfWork, program: Program, active: bool | None) -> list[CharityView]:

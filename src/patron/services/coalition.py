@@ -58,8 +58,8 @@ from patron.schemas.coalition import (
     TransferView,
 )
 from patron.schemas.members import LedgerTransactionView, MemberView
-from patron.services.brands import list_brands, sees_brand
-from patron.services.context import Caller, Forbidden
+from patron.services.brands import brand_view, sees_brand
+from patron.services.context import Caller
 
 #: At most this many currencies per period.
 MAX_RATES = 50
@@ -73,14 +73,13 @@ def update_brand(
 ) -> BrandView:
     """Rename a brand, set its own currency, or make it leave (`left: true`, from `now`)
     or re-join (`left: false`). A brand that left can no longer issue points; the points
-    its members hold stay valid and redeemable at the other brands. Not for brand keys."""
-    if caller.brand_id is not None:
-        raise Forbidden("a brand key cannot change brands")
+    its members hold stay valid and redeemable at the other brands. Not for brand keys
+    (the admin scope, which the route requires, refuses them)."""
     brand = uow.tenants.get_brand(caller.tenant_id, code)
     if brand is None:
         raise NotFound(f"no brand {code!r}", field="brand_code")
     changes: dict[str, Any] = {}
-    if "name" in spec.model_fields_set and spec.name is not None:
+    if spec.name is not None:
         changes["name"] = spec.name
     if "currency" in spec.model_fields_set:
         changes["currency"] = spec.currency
@@ -89,7 +88,7 @@ def update_brand(
         changes["left_at"] = (brand.left_at or now) if spec.left else None
     if changes:
         uow.connection.execute(update(t.brands).where(t.brands.c.id == brand.id).values(changes))
-    return next(view for view in list_brands(uow, caller) if view.code == code)
+    return brand_view(brand).model_copy(update=changes)
 
 
 # --- exchange rates ----------------------------------------------------------------------
@@ -186,9 +185,10 @@ def settlement_statement(uow: UnitOfWork, program: Program, period_key: str) -> 
     brands = uow.tenants.list_brands(program.tenant_id)
     rates = _period_rates(uow, program, period)
     window = (starts, ends)
-    issued = _issued(uow, program, brands, window)
+    accounts = {brand_issued(brand.id): brand.id for brand in brands}
+    issued = _issued(uow, program, accounts, window)
     redeemed = _redeemed(uow, program, brands[0].id, window)
-    expired = _expired(uow, program, brands, window)
+    expired = _expired(uow, program, accounts, window)
     activities = [
         BrandActivity(
             brand=brand.code,
@@ -224,10 +224,9 @@ def _in_window(window: tuple[datetime, datetime]) -> Any:
 
 
 def _issued(
-    uow: UnitOfWork, program: Program, brands: list[Any], window: tuple[datetime, datetime]
+    uow: UnitOfWork, program: Program, accounts: dict[str, int], window: tuple[datetime, datetime]
 ) -> dict[int, int]:
-    """Points issued per brand id, net of reversals."""
-    accounts = {brand_issued(brand.id): brand.id for brand in brands}
+    """Points issued per brand id (`accounts`: brand id by issued account), net of reversals."""
     e, tx = t.ledger_entries, t.ledger_transactions
     rows = uow.connection.execute(
         select(e.c.account, func.sum(e.c.amount))
@@ -268,11 +267,10 @@ def _redeemed(
 
 
 def _expired(
-    uow: UnitOfWork, program: Program, brands: list[Any], window: tuple[datetime, datetime]
+    uow: UnitOfWork, program: Program, accounts: dict[str, int], window: tuple[datetime, datetime]
 ) -> dict[int, int]:
     """Points expired per issuing brand id: each expired lot's creating transaction names
     the brand account that funded it."""
-    accounts = {brand_issued(brand.id): brand.id for brand in brands}
     e, tx, lots = t.ledger_entries, t.ledger_transactions, t.lots
     source = t.ledger_entries.alias("source")
     issuer = (

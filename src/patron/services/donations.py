@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from patron.db.uow import UnitOfWork
@@ -87,19 +88,18 @@ def donate(
         field="points",
     )
     ledger.save()
-    repository(uow).add_donation(
-        tenant_id=program.tenant_id,
-        program_id=program.id,
-        public_id=public_id,
-        member_id=member.id,
-        charity_id=charity.id,
-        points=spec.points,
-        value_amount=amounts.value,
-        matching_amount=amounts.matching,
-        currency=program.currency,
-        transaction_id=tx_id,
-        created_at=now,
-    )
+    donation = {
+        "public_id": public_id,
+        "member_id": member.id,
+        "charity_id": charity.id,
+        "points": spec.points,
+        "value_amount": amounts.value,
+        "matching_amount": amounts.matching,
+        "currency": program.currency,
+        "transaction_id": tx_id,
+        "created_at": now,
+    }
+    repository(uow).add_donation(tenant_id=program.tenant_id, program_id=program.id, **donation)
     uow.outbox.add(
         tenant_id=program.tenant_id,
         program_id=program.id,
@@ -115,7 +115,15 @@ def donate(
         },
         now=now,
     )
-    return get_donation(uow, program, public_id)
+    # the receipt of the row just written, without reading it back
+    receipt = SimpleNamespace(
+        **donation,
+        customer_id=member.external_id,
+        charity_public_id=charity.public_id,
+        charity_code=charity.code,
+        charity_name=charity.name,
+    )
+    return donation_view(program, receipt)
 
 
 # -- receipts ------------------------------------------------------------------------------

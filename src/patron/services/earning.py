@@ -35,7 +35,7 @@ from patron.domain.rules import (
     usage_windows,
 )
 from patron.domain.tiers import TierLevel
-from patron.services import tiers
+from patron.services import perks, tiers
 from patron.services.perks import NO_PERKS, Perks
 from patron.services.rules import Rulebook, rulebook
 
@@ -84,6 +84,24 @@ class MemberTraits:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What rules may look at about the members of one write, loaded once for all of them
+    (tier levels, chosen days, segments and plans: a fixed number of queries)."""
+
+    program: Program
+    levels: Mapping[int, TierLevel]
+    chosen: Mapping[int, dict[int, date]]
+    perks: Mapping[int, Perks]
+
+    def of(self, member_id: int, tags: tuple[str, ...], occurred_at: datetime) -> MemberTraits:
+        """A member's traits for an event that occurred at `occurred_at`."""
+        days = self.chosen.get(member_id, {})
+        day = tiers.chosen_day_in(days, occurred_at, self.program)
+        extra = self.perks.get(member_id, NO_PERKS)
+        return MemberTraits.of(tags, self.levels.get(member_id), day, extra)
+
+
 class Earning:
     """Rule evaluation for the events of one write."""
 
@@ -95,13 +113,21 @@ class Earning:
         self._budgets: dict[int, int] | None = None
 
     @property
-    def has_rules(self) -> bool:
-        return not self._book.empty
+    def needed(self) -> bool:
+        """Whether an order must be evaluated at all: the program has rules, tiers (their
+        multiplier) or membership plans (theirs)."""
+        return not self._book.empty or self._program.tiers is not None or self._book.has_plans
 
-    @property
-    def segment_codes(self) -> frozenset[str]:
-        """The segments the program's rules name (membership is looked up for these only)."""
-        return self._book.segment_codes
+    def traits(self, member_ids: list[int], now: datetime) -> Traits:
+        """The traits of `member_ids` (sorted, distinct) for this write's events."""
+        uow, program = self._uow, self._program
+        levels = tiers.traits(uow, program, member_ids)
+        return Traits(
+            program=program,
+            levels=levels,
+            chosen=uow.members.chosen_days(member_ids) if levels else {},
+            perks=perks.for_members(uow, program, member_ids, now, self._book.segment_codes),
+        )
 
     def credit_schedule(self, rule_id: int, version: int) -> Period | None:
         """When a percent-back rule version's store credit is issued (None: after the

@@ -43,6 +43,20 @@ def grant_reward(
     reason: str,
     source: dict[str, Any] | None = None,
 ) -> RedemptionView:
+    """Give member `member_id` the reward `reward_code` for 0 points: see `give_reward`."""
+    return give_reward(uow, program, member_id, reward_code, now, reason=reason, source=source)[1]
+
+
+def give_reward(
+    uow: UnitOfWork,
+    program: Program,
+    member_id: int,
+    reward_code: str,
+    now: datetime,
+    *,
+    reason: str,
+    source: dict[str, Any] | None = None,
+) -> tuple[int, RedemptionView]:
     """Give member `member_id` the reward whose catalogue code (or public id) is
     `reward_code`, for 0 points, and record a `reward.granted` outbox event with `reason`
     and `source` (e.g. {"campaign": "birthday"} or {"referral": "ref_…"}).
@@ -51,7 +65,7 @@ def grant_reward(
     campaign, a referral policy) decides who gets it. 404 if the program has no such
     reward; 422 for a variable reward (its value depends on points) or a blocked member;
     409 `out-of-stock` / `out-of-codes` when the stock or the pool is used up. Nothing is
-    written on any failure."""
+    written on any failure. Returns the redemption's row id (to link it) and its view."""
     reward = require_grantable(uow, program, reward_code)
     member = uow.members.get_by_id(member_id)
     if member is None or member.program_id != program.id:
@@ -85,18 +99,15 @@ def grant_reward(
         },
         now=now,
     )
-    return view
+    return redemption_pk, view
 
 
 def require_grantable(uow: UnitOfWork, program: Program, reward_code: str) -> Row[Any]:
     """The program's reward `reward_code` (catalogue code or public id), if it can be
     granted: 404 if there is none, 422 if it is variable. Use it to validate a campaign's
     or a referral policy's reward when it is saved."""
-    found = uow.rewards.by_code(program.id, reward_code)
-    reward = (
-        uow.rewards.get_by_id(found.id)
-        if found is not None
-        else uow.rewards.get(program.id, reward_code)
+    reward = uow.rewards.by_code(program.id, reward_code) or uow.rewards.get(
+        program.id, reward_code
     )
     if reward is None:
         raise NotFound(f"no reward {reward_code!r} in the program", field="reward")

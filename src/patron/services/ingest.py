@@ -29,13 +29,12 @@ from patron.domain.rules import Evaluation, EventFacts, LineFacts, OrderFacts, T
 from patron.schemas.common import Money
 from patron.schemas.members import MemberProfile
 from patron.schemas.orders import OrderPaidIn, OrderResult
-from patron.services import memberships, perks, store_credit, tiers
+from patron.services import store_credit, tiers
 from patron.services.brands import resolve_brand
 from patron.services.context import Caller, require_active_brand
-from patron.services.earning import Earning, MemberTraits
+from patron.services.earning import Earning
 from patron.services.member_ledger import Credit, Credited, MemberLedger, Refs, credit_many
 from patron.services.members import add_member
-from patron.services.perks import NO_PERKS
 
 ORDER_PAID = "order.paid"
 
@@ -354,7 +353,7 @@ def _award(
     active = [item for item in items if item.active]
     balances = _locked_balances(uow, program, active, now)
     rules = Earning(uow, program)
-    if rules.has_rules or program.tiers is not None or memberships.has_plans(uow, program):
+    if rules.needed:
         _apply_rules(uow, program, rules, active, now)
     for item in items:
         item.explanation = _explain(program, item)
@@ -442,10 +441,8 @@ def _apply_rules(
     """Evaluate the earning rules and tier multiplier for each order (balances are locked:
     limits hold)."""
     member_ids = sorted({item.member_id for item in items})
-    member_perks = perks.for_members(uow, program, member_ids, now, rules.segment_codes)
+    traits = rules.traits(member_ids, now)
     first_orders = uow.orders.first_order_ids(member_ids)
-    levels = tiers.traits(uow, program, member_ids)
-    chosen = uow.members.chosen_days(member_ids) if levels else {}
     brands: dict[int, str] = {}
     for item in items:
         if item.brand_id not in brands:
@@ -459,11 +456,8 @@ def _apply_rules(
             payload=item.as_json(),
             order=_order_facts(item, first_orders.get(item.member_id) == item.order_pk),
         )
-        day = tiers.chosen_day_in(chosen.get(item.member_id, {}), item.order.occurred_at, program)
-        traits = MemberTraits.of(
-            item.tags, levels.get(item.member_id), day, member_perks.get(item.member_id, NO_PERKS)
-        )
-        evaluation = rules.evaluate(item.member_id, event, traits.facts())
+        member = traits.of(item.member_id, item.tags, item.order.occurred_at)
+        evaluation = rules.evaluate(item.member_id, event, member.facts())
         item.evaluation = evaluation
         item.points = evaluation.points
 

@@ -340,8 +340,10 @@ class MemberLedger:
     def _expire_due(self, lots: list[Lot]) -> list[Lot]:
         """Expire the points lots past their expiry date, as the `expire` job would (same
         accounts, one transaction, a `points.expired` event), and return the other lots."""
+        if self._asset != POINTS:
+            return lots
         due = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= self._now]
-        if not due or self._asset != POINTS:
+        if not due:
             return lots
         expired = sum(lot.remaining for lot in due)
         tx_id = self._transaction(TxKind.EXPIRE, self._now, Refs(), {"lots": len(due)})
@@ -365,7 +367,8 @@ class MemberLedger:
             },
             now=self._now,
         )
-        return [lot for lot in lots if lot not in due]
+        expired_ids = {lot.id for lot in due}
+        return [lot for lot in lots if lot.id not in expired_ids]
 
     def _settle_debt(self, lots: Sequence[Lot]) -> list[Posting]:
         """Postings that use points of `lots` (just made available) to pay off debt."""

@@ -98,23 +98,21 @@ def update_member(
     """Apply the fields given in `changes`; 404 for an unknown member."""
     member = require_member(uow, program, external_id)
     fields: dict[str, Any] = changes.model_dump(exclude_unset=True)
-    chosen_day = fields.pop("chosen_day", None)
+    given = sorted(fields)
+    chosen_day = fields.pop("chosen_day", None)  # never null: see `UpdateMember`
     if chosen_day is not None:
         tiers.choose_day(uow, program, member, chosen_day, now)
-        fields_changed = ["chosen_day"]
-    else:
-        fields_changed = []
-    if fields or fields_changed:
-        if fields:
-            # Campaigns: a birthday must have been set at least N days before it is rewarded.
-            changed = fields.get("birthday") not in (None, member.birthday)
-            stamp = {"birthday_set_at": now} if changed else {}
-            uow.members.update(member.id, now, **fields, **stamp)
+    if fields:
+        # Campaigns: a birthday must have been set at least N days before it is rewarded.
+        changed = fields.get("birthday") not in (None, member.birthday)
+        stamp = {"birthday_set_at": now} if changed else {}
+        uow.members.update(member.id, now, **fields, **stamp)
+    if given:
         uow.outbox.add(
             tenant_id=program.tenant_id,
             program_id=program.id,
             type_="member.updated",
-            payload={"customer_id": external_id, "fields": sorted([*fields, *fields_changed])},
+            payload={"customer_id": external_id, "fields": given},
             now=now,
         )
     return member_view(uow, program, external_id, now)

@@ -7,7 +7,7 @@ used once per program: one seen before is a 409 and nothing is written.
 
 Perks: a points multiplier in rule evaluation (`active_plans`, fed to the rules by
 `services/perks.py`), percent off and free shipping as checkout benefits (`benefits`),
-exclusive rewards (`holds_any`), a tier floor (`services/membership_tiers.py`), and
+exclusive rewards (`check_reward_plans`), a tier floor (`services/membership_tiers.py`), and
 store credit given by the `membership_credits` job (`worker/memberships.py`).
 """
 
@@ -62,6 +62,8 @@ class HeldPlans:
     codes: tuple[str, ...]
     #: The product of the plans' points multipliers (1 if none gives one).
     multiplier: Fraction
+    #: The perks of each plan in `codes`.
+    perks: tuple[PlanPerks, ...]
 
 
 def repo(uow: UnitOfWork) -> MembershipRepository:
@@ -90,10 +92,11 @@ def active_plans(
         found.setdefault(row.member_id, []).append(row)
     held: dict[int, HeldPlans] = {}
     for member_id, rows in found.items():
+        perks = tuple(perks_of(row.perks) for row in rows)
         multiplier = Fraction(1)
-        for row in rows:
-            multiplier *= perks_of(row.perks).points_multiplier
-        held[member_id] = HeldPlans(tuple(row.code for row in rows), multiplier)
+        for perk in perks:
+            multiplier *= perk.points_multiplier
+        held[member_id] = HeldPlans(tuple(row.code for row in rows), multiplier, perks)
     return held
 
 
@@ -134,7 +137,10 @@ def check_plan_codes(uow: UnitOfWork, program: Program, codes: list[str], field:
 
 def perks_of(stored: dict[str, Any]) -> PlanPerks:
     """The domain perks of a plan's stored perks JSON."""
-    spec = PerksIn.model_validate(stored)
+    return _perks(PerksIn.model_validate(stored))
+
+
+def _perks(spec: PerksIn) -> PlanPerks:
     off = spec.percent_off
     return PlanPerks(
         percent_off=Discount(
@@ -152,13 +158,13 @@ def perks_of(stored: dict[str, Any]) -> PlanPerks:
 
 def _plan_fields(program: Program, spec: PlanIn | PlanUpdateIn) -> dict[str, Any]:
     """The columns of a plan's terms, validated against the program (422 naming the field)."""
-    _in_currency(program, spec.price, "price.currency")
+    _in_currency(program, spec.price.currency, "price.currency")
     credit = spec.perks.monthly_credit
     if credit is not None:
-        _in_currency(program, credit, "perks.monthly_credit.currency")
+        _in_currency(program, credit.currency, "perks.monthly_credit.currency")
     tiers = program.tiers
     codes = frozenset(level.code for level in tiers.levels) if tiers else None
-    domain.validate_perks(perks_of(spec.perks.model_dump(mode="json")), codes)
+    domain.validate_perks(_perks(spec.perks), codes)
     return {
         "name": spec.name,
         "description": spec.description,
@@ -364,7 +370,7 @@ def _refundable(uow: UnitOfWork, subscription_id: int) -> int:
     signs = {"payment": 1, "refund": -1}
     return sum(
         signs.get(payment.kind, 0) * payment.amount
-        for payment in repo(uow).payments(subscription_id)
+        for payment in repo(uow).payments([subscription_id])
     )
 
 
@@ -377,13 +383,12 @@ def settle(uow: UnitOfWork, program: Program, row: Row[Any], at: datetime) -> St
         return None
     _save(uow, row, settled, at)
     membership_tiers.release(uow, program, row.member_id, settled.ended_at or at)
-    customer = uow.members.get_by_id(row.member_id)
     _announce(
         uow,
         program,
         f"membership.{settled.status.value}",
         row.public_id,
-        customer.external_id if customer else "",
+        row.customer_id,
         row.plan_code,
         at,
     )
@@ -397,7 +402,8 @@ def _locked(uow: UnitOfWork, program: Program, public_id: str) -> tuple[Row[Any]
     uow.members.balance(found.member_id, POINTS, lock=True)  # member, then subscription
     row = repo(uow).subscription(program.id, public_id, lock=True)
     assert row is not None
-    plan = repo(uow).plans_by_id([row.plan_id])[row.plan_id]
+    plan = repo(uow).plan(program.id, row.plan_code)
+    assert plan is not None
     return row, plan
 
 
@@ -411,10 +417,10 @@ def _paid(plan: Row[Any], money: Money | None, field: str) -> int:
     return money.amount
 
 
-def _in_currency(program: Program, money: Money, field: str) -> None:
-    if money.currency != program.currency:
+def _in_currency(program: Program, currency: str, field: str) -> None:
+    if currency != program.currency:
         raise CurrencyMismatch(
-            f"the program's currency is {program.currency}, not {money.currency}", field=field
+            f"the program's currency is {program.currency}, not {currency}", field=field
         )
 
 
@@ -454,7 +460,6 @@ def _record_payment(
     *,
     field: str,
 ) -> None:
-    plan_currency = program.currency
     recorded = repo(uow).add_payment(
         tenant_id=program.tenant_id,
         program_id=program.id,
@@ -462,7 +467,7 @@ def _record_payment(
         kind=kind,
         reference=reference,
         amount=amount,
-        currency=plan_currency,
+        currency=program.currency,
         period_start=period[0],
         period_end=period[1],
         created_at=now,
@@ -533,23 +538,31 @@ def subscription_view(
     row = repo(uow).subscription(program.id, public_id)
     if row is None:
         raise NotFound(f"no subscription {public_id!r}", field="subscription_id")
-    return _subscription_view(uow, program, row, now)
+    return _subscription_views(uow, program, [row], now)[0]
+
+
+def _subscription_views(
+    uow: UnitOfWork, program: Program, rows: list[Row[Any]], now: datetime
+) -> list[SubscriptionView]:
+    """The views of `rows`, with their payments (one query for all)."""
+    payments: dict[int, list[PaymentView]] = {row.id: [] for row in rows}
+    for payment in repo(uow).payments(list(payments)):
+        payments[payment.subscription_id].append(
+            PaymentView(
+                kind=payment.kind,
+                reference=payment.reference,
+                amount=Money(amount=payment.amount, currency=payment.currency),
+                period_start=payment.period_start,
+                period_end=payment.period_end,
+                created_at=payment.created_at,
+            )
+        )
+    return [_subscription_view(program, row, payments[row.id], now) for row in rows]
 
 
 def _subscription_view(
-    uow: UnitOfWork, program: Program, row: Row[Any], now: datetime
+    program: Program, row: Row[Any], payments: list[PaymentView], now: datetime
 ) -> SubscriptionView:
-    payments = [
-        PaymentView(
-            kind=payment.kind,
-            reference=payment.reference,
-            amount=Money(amount=payment.amount, currency=payment.currency),
-            period_start=payment.period_start,
-            period_end=payment.period_end,
-            created_at=payment.created_at,
-        )
-        for payment in repo(uow).payments(row.id)
-    ]
     return SubscriptionView(
         id=row.public_id,
         customer_id=row.customer_id,
@@ -582,7 +595,7 @@ def member_subscriptions(
     """A page of the member's subscriptions, newest first, and the id to continue before."""
     rows = repo(uow).of_member(program.id, member.id, before_id, limit + 1)
     more = rows[limit - 1].id if len(rows) > limit else None
-    return [_subscription_view(uow, program, row, now) for row in rows[:limit]], more
+    return _subscription_views(uow, program, rows[:limit], now), more
 
 
 def memberships_block(
@@ -593,24 +606,12 @@ def memberships_block(
         return None
     held = active_plans(uow, program, [member_id], now).get(member_id)
     rows = repo(uow).of_member(program.id, member_id, limit=20)
-    perks = _held_perks(uow, program, held.codes if held else ())
     return MembershipsView(
         plans=list(held.codes) if held else [],
         points_multiplier=fraction_text(held.multiplier if held else Fraction(1)),
-        free_shipping=any(perk.free_shipping for _, perk in perks),
-        subscriptions=[_subscription_view(uow, program, row, now) for row in rows],
+        free_shipping=held is not None and any(perk.free_shipping for perk in held.perks),
+        subscriptions=_subscription_views(uow, program, rows, now),
     )
-
-
-def _held_perks(
-    uow: UnitOfWork, program: Program, codes: tuple[str, ...]
-) -> list[tuple[str, PlanPerks]]:
-    found = []
-    for code in codes:
-        plan = repo(uow).plan(program.id, code)
-        if plan is not None:
-            found.append((code, perks_of(plan.perks)))
-    return found
 
 
 def benefits(
@@ -619,13 +620,9 @@ def benefits(
     """The membership discounts on `cart` now: for each line, the
     best percent off among the member's plans whose perks apply; free shipping if any
     plan gives it. Nothing is written: the store applies the discounts."""
-    if cart.currency != program.currency:
-        raise CurrencyMismatch(
-            f"the program's currency is {program.currency}, not {cart.currency}",
-            field="currency",
-        )
+    _in_currency(program, cart.currency, "currency")
     held = active_plans(uow, program, [member.id], now).get(member.id)
-    perks = _held_perks(uow, program, held.codes if held else ())
+    perks = list(zip(held.codes, held.perks, strict=True)) if held else []
     lines = []
     for line in cart.lines:
         if line.unit_price.currency != cart.currency:

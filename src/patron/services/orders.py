@@ -26,6 +26,7 @@ from patron.services.brands import resolve_brand
 from patron.services.context import Caller
 from patron.services.ingest import amount_of, check_currencies, record_orders_paid
 from patron.services.member_ledger import MemberLedger, Refs
+from patron.services.referrals import after_order
 
 ORDER_PAID = "order.paid"
 ORDER_REFUNDED = "order.refunded"
@@ -82,25 +83,14 @@ def record_order_paid(
     if outcome.status == "replayed":
         raise Replayed(outcome.result.model_dump(mode="json"))
     if carries_referral(order):
-        apply_referral(uow, caller, program, order, now)
+        after_order(uow, caller, program, order, now)  # 422 for a bad code
     return outcome.result
 
 
 def carries_referral(order: OrderPaidIn) -> bool:
-    """Whether a paid order carries referral data (a code, or what fraud checks use)."""
+    """Whether a paid order carries referral data (a code, or what fraud checks use):
+    only such orders take the referrals path (`referrals.after_order`)."""
     return bool(order.referral_code or order.ip or order.device_id or order.shipping_address)
-
-
-def apply_referral(
-    uow: UnitOfWork, caller: Caller, program: Program, order: OrderPaidIn, now: datetime
-) -> None:
-    """After a new order that `carries_referral`: refer its customer or keep its
-    fingerprints (422 for a bad code). Only such orders take this path."""
-    # Imported here: referrals grant coupons through redemptions, which import the
-    # members service.
-    from patron.services.referrals import after_order
-
-    after_order(uow, caller, program, order, now)
 
 
 def record_order_refunded(

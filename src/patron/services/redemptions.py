@@ -117,7 +117,7 @@ def redeem(
     caller: Caller,
     program: Program,
     external_id: str,
-    request: RedeemIn | str,
+    spec: RedeemIn,
     now: datetime,
 ) -> RedemptionView:
     """Spend the reward's points and issue its code (or a gift's fulfilment record).
@@ -125,7 +125,6 @@ def redeem(
     422 if the member is blocked, not in an allowed tier, has too few points, or the
     reward is outside its window; 409 when the stock, the pool of codes or the member's
     limit is used up. Nothing is written on any failure."""
-    spec = RedeemIn(reward_id=request) if isinstance(request, str) else request
     brand_id = resolve_brand(uow, caller, spec.brand)  # the brand that honours it
     member = require_member(uow, program, external_id)
     if member.status != MemberStatus.ACTIVE.value:

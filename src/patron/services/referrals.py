@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row
 
 from patron.db.repositories.referrals import ReferralRepository
-from patron.db.tables import programs
 from patron.db.uow import UnitOfWork
 from patron.domain import referrals as domain
 from patron.domain.calendar import Period, period_window
@@ -84,8 +83,7 @@ class Context:
 
 
 def policy_of(uow: UnitOfWork, program: Program) -> ReferralPolicy | None:
-    query = select(programs.c.referral_policy).where(programs.c.id == program.id)
-    stored = uow.connection.execute(query).scalar_one_or_none()
+    stored = ReferralRepository(uow.connection).policy(program.id)
     return ReferralPolicy.from_json(stored) if stored else None
 
 
@@ -108,9 +106,7 @@ def set_policy(
         max_per_month=spec.limits.per_month,
         max_total=spec.limits.total,
     )
-    uow.connection.execute(
-        update(programs).where(programs.c.id == program.id).values(referral_policy=policy.as_json())
-    )
+    uow.programs.update(program.id, referral_policy=policy.as_json())
     give_codes(uow, program, now)
     return policy_view(uow, program)
 
@@ -257,9 +253,9 @@ def record_fingerprints(
 ) -> None:
     """Keep the IP, device and address an event of the member carried, for later checks
     (when the member is an advocate)."""
-    repo = ReferralRepository(uow.connection)
-    for kind, value in context.fingerprints():
-        repo.add_fingerprint(program.tenant_id, member_id, kind, value, now)
+    ReferralRepository(uow.connection).add_fingerprints(
+        program.tenant_id, member_id, context.fingerprints(), now
+    )
 
 
 def _refer(
@@ -292,9 +288,8 @@ def _refer(
     record_fingerprints(uow, program, friend_id, context, now)
     public_id = f"ref_{secrets.token_hex(8)}"
     held = bool(findings)
-    decision = _decision(
-        Status.HELD if held else Status.PENDING, "fraud-check" if held else "created", now
-    )
+    status = Status.HELD if held else Status.PENDING
+    decision = _decision(status, "fraud-check" if held else "created", now)
     referral_id = repo.add(
         tenant_id=program.tenant_id,
         program_id=program.id,
@@ -303,7 +298,7 @@ def _refer(
         friend_member_id=friend_id,
         code=code,
         channel=channel,
-        status=(Status.HELD if held else Status.PENDING).value,
+        status=status.value,
         findings=[finding.as_json() for finding in findings],
         decisions=[decision],
         created_at=now,
@@ -326,7 +321,7 @@ def _refer(
     else:
         _reward_friend(uow, program, policy, referral_id, public_id, friend, now)
     if order_pk is not None:
-        qualify(uow, program, policy, referral_id, now)
+        qualify(uow, program, policy, repo.get_by_pk(referral_id), now)
 
 
 def _facts(
@@ -341,16 +336,17 @@ def _facts(
     repo = ReferralRepository(uow.connection)
     seen = repo.fingerprints(friend.id)
     for kind, value in context.fingerprints():
-        seen = {**seen, kind: seen.get(kind, frozenset()) | {value}}
+        seen[kind] = seen.get(kind, frozenset()) | {value}
     day_start, day_end = period_window(now, Period.DAY, program.zone)
     # Friends of one advocate are referred one at a time (its balance row is the lock of
     # all its writes), so two at once cannot both pass the velocity check.
     uow.members.balance(advocate.id, POINTS, lock=True)
+    identity = _identity(friend, seen)
     return domain.Facts(
-        friend=_identity(friend, seen),
+        friend=identity,
         advocate=_identity(advocate, repo.fingerprints(advocate.id)),
         advocate_referrals_today=repo.count_by_advocate(advocate.id, day_start, day_end),
-        already_customer=_already_customer(uow, program, friend, advocate, order_pk),
+        already_customer=_already_customer(uow, program, friend, identity, advocate, order_pk),
     )
 
 
@@ -365,7 +361,12 @@ def _identity(member: Row[Any], seen: dict[str, frozenset[str]]) -> domain.Ident
 
 
 def _already_customer(
-    uow: UnitOfWork, program: Program, friend: Row[Any], advocate: Row[Any], order_pk: int | None
+    uow: UnitOfWork,
+    program: Program,
+    friend: Row[Any],
+    identity: domain.Identity,
+    advocate: Row[Any],
+    order_pk: int | None,
 ) -> str | None:
     """Why the friend is no new customer: orders before this referral, or another member
     (not the advocate: that is the self-referral checks') with the same email or phone."""
@@ -373,8 +374,7 @@ def _already_customer(
     earlier = repo.order_count(friend.id, excluding=order_pk)
     if earlier:
         return f"the friend had {earlier} order(s) before the referral"
-    email = domain.normalise_email(friend.email) if friend.email else None
-    phone = domain.normalise_phone(friend.phone) if friend.phone else None
+    email, phone = identity.email, identity.phone
     candidates = repo.look_alikes(
         program.id,
         [friend.id, advocate.id],
@@ -465,12 +465,12 @@ def give_reward(
 
 
 def qualify(
-    uow: UnitOfWork, program: Program, policy: ReferralPolicy, referral_id: int, now: datetime
+    uow: UnitOfWork, program: Program, policy: ReferralPolicy, row: Row[Any], now: datetime
 ) -> bool:
-    """Attach the friend's first qualifying order, if any; a pending referral becomes
-    `qualifying` (a held one keeps its status until an admin decides)."""
+    """Attach the friend's first qualifying order, if any, to the (locked) referral `row`;
+    a pending referral becomes `qualifying` (a held one keeps its status until an admin
+    decides)."""
     repo = ReferralRepository(uow.connection)
-    row = repo.get_by_pk(referral_id)
     if row.qualifying_order_id is not None:
         return False
     order = repo.first_order(row.friend_member_id, policy.min_order_amount)
@@ -480,7 +480,7 @@ def qualify(
     changes: dict[str, Any] = {"qualifying_order_id": order.id, "qualifies_at": qualifies_at}
     if row.status == Status.PENDING.value:
         changes |= _move(row, Status.QUALIFYING, "qualifying-order", now, note=order.external_id)
-    repo.update(referral_id, **changes)
+    repo.update(row.id, **changes)
     if row.status == Status.PENDING.value:
         _announce(
             uow,
@@ -644,14 +644,14 @@ def page(
 def stats(uow: UnitOfWork, program: Program, member_id: int | None = None) -> ReferralStatsView:
     """Statistics of the program, or of one advocate."""
     repo = ReferralRepository(uow.connection)
-    counts = repo.counts(program.id, member_id)
-    friends, _ = repo.rewarded_counts(program.id, member_id)
+    per_status = repo.counts(program.id, member_id)
+    counts = {row.status: row.referrals for row in per_status}
     return ReferralStatsView(
         invited=repo.invite_count(program.id, member_id),
         enrolled=sum(counts.values()),
-        qualified=repo.qualified_count(program.id, member_id),
+        qualified=sum(row.qualified for row in per_status),
         rewarded=counts.get(Status.REWARDED.value, 0),
-        friends_rewarded=friends,
+        friends_rewarded=sum(row.friends_rewarded for row in per_status),
         **{status.value: counts.get(status.value, 0) for status in _COUNTED},
     )
 

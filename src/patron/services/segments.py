@@ -151,7 +151,7 @@ def create(uow: UnitOfWork, program: Program, spec: NewSegmentIn, now: datetime)
         created_at=now,
         updated_at=now,
     )
-    return view(uow, program, spec.code)
+    return _written(spec.code, spec, now, now)
 
 
 def replace(
@@ -167,7 +167,7 @@ def replace(
         filter=_stored(spec.filter),
         updated_at=now,
     )
-    return view(uow, program, code)
+    return _written(code, spec, segment.created_at, now)
 
 
 def view(uow: UnitOfWork, program: Program, code: str) -> SegmentView:
@@ -264,6 +264,18 @@ def _segment(row: Any) -> Segment:
         filter=SegmentFilterIn.model_validate(row.filter),
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def _written(code: str, spec: SegmentIn, created_at: datetime, now: datetime) -> SegmentView:
+    """The view of a segment just saved from `spec` (not read back: it is what was written)."""
+    return SegmentView(
+        code=code,
+        name=spec.name,
+        description=spec.description,
+        filter=spec.filter,
+        created_at=created_at,
+        updated_at=now,
     )
 
 

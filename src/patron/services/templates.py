@@ -124,12 +124,8 @@ def _pharmacy(currency: str, unit: int) -> tuple[Spec, list[Spec], list[Spec]]:
         "limits": [{"period": "month", "max_awards": 1}],
     }
     rewards = [
-        {"name": "3 birthday reward", "points_cost": 300, "value": _money(currency, 3 * unit)},
-        {
-            "name": "Beauty club gift (5 off)",
-            "points_cost": 500,
-            "value": _money(currency, 5 * unit),
-        },
+        _reward("3 birthday reward", 300, _money(currency, 3 * unit)),
+        _reward("Beauty club gift (5 off)", 500, _money(currency, 5 * unit)),
     ]
     return program, [cashback, _birthday_rule(300), beauty_club], rewards
 
@@ -200,9 +196,8 @@ def create_from_template(
         raise NotFound(
             f"no template {spec.template!r}; templates: {', '.join(templates)}", field="template"
         )
-    settings, rule_specs, reward_specs = template.build(
-        spec.currency, minor_units_per_major(spec.currency)
-    )
+    unit = minor_units_per_major(spec.currency)
+    settings, rule_specs, reward_specs = template.build(spec.currency, unit)
     program_in = ProgramIn.model_validate(
         {
             **settings,
@@ -218,5 +213,5 @@ def create_from_template(
     for reward in reward_specs:
         redemptions.create_reward(uow, program, RewardIn.model_validate(reward), now)
     if template.extras is not None:
-        template.extras(uow, caller, program, minor_units_per_major(spec.currency), now)
+        template.extras(uow, caller, program, unit, now)
     return program

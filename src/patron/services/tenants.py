@@ -105,14 +105,12 @@ def authenticate(uow: UnitOfWork, token: str) -> Caller:
         raise Unauthenticated("unknown or revoked API key")
     if not hmac.compare_digest(row.secret_hash, _hash(secret)):
         raise Unauthenticated("unknown or revoked API key")
-    default_brand = uow.tenants.default_brand(row.tenant_id)
+    brands = uow.tenants.list_brands(row.tenant_id)  # by id: the first is the default
     return Caller(
         tenant_id=row.tenant_id,
         api_key_id=row.id,
         scopes=parse_scopes(row.scopes),
         brand_id=row.brand_id,
-        default_brand_id=default_brand.id if default_brand else None,
-        left_brand_ids=frozenset(
-            brand.id for brand in uow.tenants.list_brands(row.tenant_id) if brand.left_at
-        ),
+        default_brand_id=brands[0].id if brands else None,
+        left_brand_ids=frozenset(brand.id for brand in brands if brand.left_at),
     )

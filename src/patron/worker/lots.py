@@ -86,22 +86,21 @@ def _release(
 ) -> dict[str, int]:
     """Members with debt go through their ledger one by one first (their released amount
     pays the debt, which is not set-based); the rest move together."""
+    movement = RELEASE if asset == POINTS else RELEASE_CREDIT
     one_by_one = {"members": 0, "lots": 0, "points": 0}
     for member_id in _members_with_debt_and_matured(uow.connection, program, at, asset):
         ledger = MemberLedger(uow, program, member_id, at, asset)  # releases on opening
         if ledger.released is None:
             continue
         tx_id, amount, lots = ledger.released
-        one_by_one = {
-            "members": one_by_one["members"] + 1,
-            "lots": one_by_one["lots"] + lots,
-            "points": one_by_one["points"] + amount,
-        }
+        one_by_one["members"] += 1
+        one_by_one["lots"] += lots
+        one_by_one["points"] += amount
         member = uow.members.get_by_id(member_id)
         uow.outbox.add(
             tenant_id=program.tenant_id,
             program_id=program.id,
-            type_=_released_event(asset),
+            type_=movement.event_type,
             payload={
                 "customer_id": member.external_id if member else None,
                 "points": amount,
@@ -109,7 +108,6 @@ def _release(
             },
             now=at,
         )
-    movement = RELEASE if asset == POINTS else RELEASE_CREDIT
     together = move(
         uow.connection,
         movement,
@@ -122,10 +120,6 @@ def _release(
         asset=asset,
     )
     return {key: together[key] + one_by_one[key] for key in together}
-
-
-def _released_event(asset: str) -> str:
-    return RELEASE.event_type if asset == POINTS else RELEASE_CREDIT.event_type
 
 
 def expire_points(uow: UnitOfWork, program: Program, at: datetime, run: str) -> dict[str, Any]:

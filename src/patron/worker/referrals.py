@@ -34,11 +34,10 @@ def run_referrals(uow: UnitOfWork, program: Program, at: datetime, reason: str) 
     if given := referrals.give_codes(uow, program, at):
         done["codes_given"] = given
     for row in repo.in_status(program.id, Status.PENDING.value, lock=True, friend_ordered=True):
-        if referrals.qualify(uow, program, policy, row.id, at):
+        if referrals.qualify(uow, program, policy, row, at):
             done["qualifying"] += 1
-    for row in repo.in_status(program.id, Status.QUALIFYING.value, lock=True):
-        if row.qualifies_at is not None and row.qualifies_at <= at:
-            done[_decide(uow, program, policy, row, at)] += 1
+    for row in repo.in_status(program.id, Status.QUALIFYING.value, lock=True, due_by=at):
+        done[_decide(uow, program, policy, row, at)] += 1
     return dict(sorted(done.items()))
 
 
@@ -46,25 +45,26 @@ def _decide(
     uow: UnitOfWork, program: Program, policy: ReferralPolicy, row: Row[Any], at: datetime
 ) -> str:
     repo = ReferralRepository(uow.connection)
-    order = repo.order(row.qualifying_order_id)
-    refunds = repo.refunds_before(order, row.qualifies_at)
+    # The qualifying order is the friend's; the row carries its brand and external id.
+    refunds = repo.refunds_before(
+        row.order_brand_id, row.friend_member_id, row.order_external_id, row.qualifies_at
+    )
     if refunds:
         note = ", ".join(refund.source_id for refund in refunds)
         referrals.move(uow, program, row, Status.VOID, "refunded", at, note=note)
         return Status.VOID.value
-    advocate = uow.members.get_by_id(row.advocate_member_id)
-    assert advocate is not None
-    if advocate.status != MemberStatus.ACTIVE.value:
+    if row.advocate_status != MemberStatus.ACTIVE.value:
         referrals.move(uow, program, row, Status.VOID, "advocate-blocked", at)
         return Status.VOID.value
+    advocate_id = row.advocate_member_id
     month_start, month_end = period_window(at, Period.MONTH, program.zone)
-    this_month, total = repo.advocate_rewards(advocate.id, month_start, month_end)
+    this_month, total = repo.advocate_rewards(advocate_id, month_start, month_end)
     limit = limit_reached(policy, this_month, total)
     if limit is not None:
         referrals.move(uow, program, row, Status.REJECTED, "limit", at, note=limit)
         return Status.REJECTED.value
     given = referrals.give_reward(
-        uow, program, policy.advocate_reward, advocate.id, row.public_id, "advocate", at
+        uow, program, policy.advocate_reward, advocate_id, row.public_id, "advocate", at
     )
     referrals.move(
         uow,

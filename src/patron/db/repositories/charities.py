@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from patron.db.tables import charities, donations, members
@@ -63,31 +63,26 @@ class CharityRepository:
 
     def member_year(self, member_id: int, start: datetime, end: datetime) -> list[Row[Any]]:
         """The member's donations in [start, end), summed per charity."""
-        query = _per_charity().where(
-            donations.c.member_id == member_id,
-            donations.c.created_at >= start,
-            donations.c.created_at < end,
-        )
+        query = _per_charity().where(donations.c.member_id == member_id, *_during(start, end))
         return list(self._c.execute(query))
 
     def payouts(self, program_id: int, start: datetime, end: datetime) -> list[Row[Any]]:
         """Per charity, the donations made in [start, end): count, distinct donors, points,
         value and matching (sums of the amounts fixed at donation time)."""
-        query = _per_charity().where(
-            donations.c.program_id == program_id,
-            donations.c.created_at >= start,
-            donations.c.created_at < end,
-        )
+        query = _per_charity().where(donations.c.program_id == program_id, *_during(start, end))
         return list(self._c.execute(query))
 
     def donors(self, program_id: int, start: datetime, end: datetime) -> int:
         """Distinct members who donated in [start, end), to any charity."""
         query = select(func.count(func.distinct(donations.c.member_id))).where(
-            donations.c.program_id == program_id,
-            donations.c.created_at >= start,
-            donations.c.created_at < end,
+            donations.c.program_id == program_id, *_during(start, end)
         )
         return int(self._c.execute(query).scalar_one())
+
+
+def _during(start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Donations made in [start, end)."""
+    return donations.c.created_at >= start, donations.c.created_at < end
 
 
 def _donations() -> Select[Any]:

@@ -54,12 +54,6 @@ class MembershipRepository:
             update(membership_plans).where(membership_plans.c.id == plan_id).values(**fields)
         )
 
-    def plans_by_id(self, plan_ids: list[int]) -> dict[int, Row[Any]]:
-        if not plan_ids:
-            return {}
-        query = select(membership_plans).where(membership_plans.c.id.in_(plan_ids))
-        return {row.id: row for row in self._c.execute(query)}
-
     # -- subscriptions ----------------------------------------------------------------
 
     def _subscriptions(self) -> Any:
@@ -158,20 +152,11 @@ class MembershipRepository:
         )
 
     def of_program(self, program_id: int, statuses: list[str]) -> list[Row[Any]]:
-        """The program's subscriptions in `statuses`, with their plan row's columns."""
+        """The program's subscriptions in `statuses` (as `subscription` reads them), with
+        their plan's perks."""
         query = (
-            select(
-                subscriptions,
-                membership_plans.c.perks,
-                membership_plans.c.currency,
-                membership_plans.c.code.label("plan_code"),
-                membership_plans.c.grace_days.label("plan_grace_days"),
-            )
-            .select_from(
-                subscriptions.join(
-                    membership_plans, membership_plans.c.id == subscriptions.c.plan_id
-                )
-            )
+            self._subscriptions()
+            .add_columns(membership_plans.c.perks)
             .where(subscriptions.c.program_id == program_id, subscriptions.c.status.in_(statuses))
             .order_by(subscriptions.c.id)
         )
@@ -198,10 +183,13 @@ class MembershipRepository:
         )
         return self._c.execute(statement, fields).first() is not None
 
-    def payments(self, subscription_id: int) -> list[Row[Any]]:
+    def payments(self, subscription_ids: list[int]) -> list[Row[Any]]:
+        """The payments, failures and refunds of the subscriptions, in order."""
+        if not subscription_ids:
+            return []
         query = (
             select(membership_payments)
-            .where(membership_payments.c.subscription_id == subscription_id)
+            .where(membership_payments.c.subscription_id.in_(subscription_ids))
             .order_by(membership_payments.c.id)
         )
         return list(self._c.execute(query))

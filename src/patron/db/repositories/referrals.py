@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from patron.db.insert_or_nothing import insert_or_nothing
+from patron.db.insert_or_nothing import insert_or_nothing, many_params
 from patron.db.tables import (
     events,
     members,
     orders,
+    programs,
     referral_codes,
     referral_fingerprints,
     referral_invites,
@@ -23,6 +24,14 @@ from patron.db.tables import (
 class ReferralRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
+
+    # --- policy ---
+
+    def policy(self, program_id: int) -> dict[str, Any] | None:
+        """The program's referral policy as stored (read at each use, not cached)."""
+        query = select(programs.c.referral_policy).where(programs.c.id == program_id)
+        stored: dict[str, Any] | None = self._c.execute(query).scalar_one_or_none()
+        return stored
 
     # --- codes ---
 
@@ -97,8 +106,10 @@ class ReferralRepository:
             select(
                 referrals,
                 advocate.c.external_id.label("advocate_customer_id"),
+                advocate.c.status.label("advocate_status"),
                 friend.c.external_id.label("friend_customer_id"),
                 orders.c.external_id.label("order_external_id"),
+                orders.c.brand_id.label("order_brand_id"),
             )
             .join(advocate, advocate.c.id == referrals.c.advocate_member_id)
             .join(friend, friend.c.id == referrals.c.friend_member_id)
@@ -136,13 +147,22 @@ class ReferralRepository:
         return list(self._c.execute(query.order_by(referrals.c.id).limit(limit)))
 
     def in_status(
-        self, program_id: int, status: str, *, lock: bool = False, friend_ordered: bool = False
+        self,
+        program_id: int,
+        status: str,
+        *,
+        lock: bool = False,
+        friend_ordered: bool = False,
+        due_by: datetime | None = None,
     ) -> list[Row[Any]]:
         """The program's referrals in `status`, oldest first; with `friend_ordered`, only
-        those whose friend has an order (so friends who never order cost nothing)."""
+        those whose friend has an order (so friends who never order cost nothing); with
+        `due_by`, only those whose qualifying order's window has ended by then."""
         query = self._select().where(
             referrals.c.program_id == program_id, referrals.c.status == status
         )
+        if due_by is not None:
+            query = query.where(referrals.c.qualifies_at <= due_by)
         if friend_ordered:
             placed = orders.alias("placed")  # the select already joins the qualifying order
             ordered = select(placed.c.id).where(placed.c.member_id == referrals.c.friend_member_id)
@@ -172,34 +192,18 @@ class ReferralRepository:
         total, window = self._c.execute(query).one()
         return int(window), int(total)
 
-    def counts(self, program_id: int, advocate_member_id: int | None = None) -> dict[str, int]:
-        """Referrals per status (of the program, or of one advocate)."""
-        query = select(referrals.c.status, func.count()).where(referrals.c.program_id == program_id)
-        if advocate_member_id is not None:
-            query = query.where(referrals.c.advocate_member_id == advocate_member_id)
-        rows = self._c.execute(query.group_by(referrals.c.status))
-        return {str(status): int(count) for status, count in rows}
-
-    def rewarded_counts(
-        self, program_id: int, advocate_member_id: int | None = None
-    ) -> tuple[int, int]:
-        """(friends rewarded, advocates rewarded)."""
+    def counts(self, program_id: int, advocate_member_id: int | None = None) -> list[Row[Any]]:
+        """Per status (of the program's referrals, or one advocate's): `referrals`,
+        `friends_rewarded` and `qualified` (with a qualifying order), in one query."""
         query = select(
-            func.count(referrals.c.friend_rewarded_at), func.count(referrals.c.advocate_rewarded_at)
+            referrals.c.status,
+            func.count().label("referrals"),
+            func.count(referrals.c.friend_rewarded_at).label("friends_rewarded"),
+            func.count(referrals.c.qualifying_order_id).label("qualified"),
         ).where(referrals.c.program_id == program_id)
         if advocate_member_id is not None:
             query = query.where(referrals.c.advocate_member_id == advocate_member_id)
-        friends, advocates = self._c.execute(query).one()
-        return int(friends), int(advocates)
-
-    def qualified_count(self, program_id: int, advocate_member_id: int | None = None) -> int:
-        """Referrals whose friend placed a qualifying order."""
-        query = select(func.count(referrals.c.qualifying_order_id)).where(
-            referrals.c.program_id == program_id
-        )
-        if advocate_member_id is not None:
-            query = query.where(referrals.c.advocate_member_id == advocate_member_id)
-        return int(self._c.execute(query).scalar_one())
+        return list(self._c.execute(query.group_by(referrals.c.status)))
 
     # --- the facts the checks and the job look at ---
 
@@ -213,27 +217,27 @@ class ReferralRepository:
         )
         return self._c.execute(query).first()
 
-    def order(self, order_id: int) -> Row[Any]:
-        return self._c.execute(select(orders).where(orders.c.id == order_id)).one()
-
     def order_count(self, member_id: int, *, excluding: int | None = None) -> int:
         query = select(func.count()).where(orders.c.member_id == member_id)
         if excluding is not None:
             query = query.where(orders.c.id != excluding)
         return int(self._c.execute(query).scalar_one())
 
-    def refunds_before(self, order: Row[Any], until: datetime) -> list[Row[Any]]:
-        """Refund events of `order` that occurred before `until`."""
+    def refunds_before(
+        self, brand_id: int, member_id: int, order_external_id: str, until: datetime
+    ) -> list[Row[Any]]:
+        """Refund events of the member's order (the brand's `order_external_id`) that
+        occurred before `until`."""
         query = select(events.c.source_id, events.c.payload, events.c.occurred_at).where(
             events.c.type == "order.refunded",
-            events.c.brand_id == order.brand_id,
-            events.c.member_id == order.member_id,
+            events.c.brand_id == brand_id,
+            events.c.member_id == member_id,
             events.c.occurred_at < until,
         )
         return [
             row
             for row in self._c.execute(query)
-            if row.payload.get("order_id") == order.external_id
+            if row.payload.get("order_id") == order_external_id
         ]
 
     def look_alikes(
@@ -259,25 +263,30 @@ class ReferralRepository:
 
     # --- fingerprints ---
 
-    def add_fingerprint(
-        self, tenant_id: int, member_id: int, kind: str, value: str, now: datetime
+    def add_fingerprints(
+        self, tenant_id: int, member_id: int, found: list[tuple[str, str]], now: datetime
     ) -> None:
+        """Keep the member's (kind, value) fingerprints not kept yet, in one statement."""
+        if not found:
+            return
         statement = insert_or_nothing(
             referral_fingerprints,
             ("tenant_id", "member_id", "kind", "value", "created_at"),
             ("member_id", "kind", "value"),
             "id",
+            rows=len(found),
         )
-        self._c.execute(
-            statement,
+        rows = [
             {
                 "tenant_id": tenant_id,
                 "member_id": member_id,
                 "kind": kind,
                 "value": value,
                 "created_at": now,
-            },
-        )
+            }
+            for kind, value in found
+        ]
+        self._c.execute(statement, many_params(rows))
 
     def fingerprints(self, member_id: int) -> dict[str, frozenset[str]]:
         query = select(referral_fingerprints.c.kind, referral_fingerprints.c.value).where(

@@ -39,9 +39,7 @@ class RewardRepository:
 
     def by_code(self, program_id: int, code: str) -> Row[Any] | None:
         """The program's reward whose catalogue code is `code`."""
-        query = select(rewards.c.id).where(
-            rewards.c.program_id == program_id, rewards.c.code == code
-        )
+        query = select(rewards).where(rewards.c.program_id == program_id, rewards.c.code == code)
         return self._c.execute(query).first()
 
     def catalogue(self, program_id: int) -> list[Row[Any]]:
