@@ -11,14 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from patron.domain.calendar import ReportWindow, parse_period
 from patron.domain.donations import (
     CSV_HEADER,
     DonationTerms,
     PayoutLine,
-    ReportWindow,
     date_range,
     matching,
-    parse_period,
     price,
     render_csv,
     report_window,

@@ -8,6 +8,8 @@ half-open interval [start, end).
 from __future__ import annotations
 
 import calendar as _calendar
+import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -134,3 +136,49 @@ def require_aware(instant: datetime, what: str) -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"{what} needs an aware datetime")
     return instant
+
+
+# -- named periods of reports --------------------------------------------------------------
+
+#: A year, a quarter or a month: `2026`, `2026-Q4`, `2026-11` (the keys of
+#: `period_key`); years from 1970 (`BEGINNING`).
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>[0-9]{2}))?")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportWindow:
+    """Local days [first, after) of a report (payouts, settlements), and its name
+    (`2026-11`, `2026-Q4`, `2026`, or `2026-11-01..2026-11-15`)."""
+
+    label: str
+    first: date
+    after: date
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The window as UTC instants [start, end): local midnights in `tz`."""
+        return start_of_day(self.first, tz), start_of_day(self.after, tz)
+
+
+def parse_period(text: str, *, field: str = "period") -> ReportWindow:
+    """A month `YYYY-MM`, a quarter `YYYY-Qn` or a year `YYYY` (from 1970) as its window;
+    InvalidInput naming `field` otherwise. Payout reports and coalition settlements (and
+    their exchange rates) name their periods so."""
+    match = _PERIOD.fullmatch(text)
+    try:
+        if match is not None and int(match["year"]) >= BEGINNING.year:
+            year = int(match["year"])
+            if match["quarter"]:
+                return _window(text, date(year, int(match["quarter"]) * 3 - 2, 1), Period.QUARTER)
+            if match["month"]:
+                return _window(text, date(year, int(match["month"]), 1), Period.MONTH)
+            return _window(text, date(year, 1, 1), Period.YEAR)
+    except ValueError:  # month 00 or 13, or a window past year 9999
+        pass
+    raise InvalidInput(
+        f"{text!r} is not a period: use a month (2026-11), a quarter (2026-Q4) or a year (2026)",
+        field=field,
+    )
+
+
+def _window(label: str, first: date, period: Period) -> ReportWindow:
+    return ReportWindow(label, first, next_period_date(first, period))

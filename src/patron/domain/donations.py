@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from patron.domain.calendar import BEGINNING, Period, next_period_date, start_of_day
+from patron.domain.calendar import ReportWindow, parse_period
 from patron.domain.errors import InvalidInput
 from patron.domain.program import points_value
 
@@ -80,49 +78,6 @@ def price(
 
 # -- payout periods ------------------------------------------------------------------------
 
-#: A year, a quarter or a month: `2026`, `2026-Q4`, `2026-11` (the keys of
-#: `calendar.period_key`); years from 1970 (`calendar.BEGINNING`).
-_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>[0-9]{2}))?")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportWindow:
-    """Local days [first, after) of a payout report, and its name (`2026-11`, `2026-Q4`,
-    `2026`, or `2026-11-01..2026-11-15`)."""
-
-    label: str
-    first: date
-    after: date
-
-    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """The window as UTC instants [start, end): local midnights in `tz`."""
-        return start_of_day(self.first, tz), start_of_day(self.after, tz)
-
-
-def parse_period(text: str, *, field: str = "period") -> ReportWindow:
-    """A month `YYYY-MM`, a quarter `YYYY-Qn` or a year `YYYY` (from 1970) as its window;
-    InvalidInput naming `field` otherwise. Payout reports and coalition settlements (and
-    their exchange rates) name their periods so."""
-    match = _PERIOD.fullmatch(text)
-    try:
-        if match is not None and int(match["year"]) >= BEGINNING.year:
-            year = int(match["year"])
-            if match["quarter"]:
-                return _window(text, date(year, int(match["quarter"]) * 3 - 2, 1), Period.QUARTER)
-            if match["month"]:
-                return _window(text, date(year, int(match["month"]), 1), Period.MONTH)
-            return _window(text, date(year, 1, 1), Period.YEAR)
-    except ValueError:  # month 00 or 13, or a window past year 9999
-        pass
-    raise InvalidInput(
-        f"{text!r} is not a period: use a month (2026-11), a quarter (2026-Q4) or a year (2026)",
-        field=field,
-    )
-
-
-def _window(label: str, first: date, period: Period) -> ReportWindow:
-    return ReportWindow(label, first, next_period_date(first, period))
-
 
 def date_range(first: date, last: date) -> ReportWindow:
     """The local days `first` to `last`, both included (at most MAX_REPORT_DAYS)."""
@@ -143,7 +98,7 @@ def report_window(
             raise InvalidInput("give either `period` or `from` and `to`, not both", field="period")
         return parse_period(period.strip())
     if first is None and last is None:
-        return _window(f"{today:%Y-%m}", today.replace(day=1), Period.MONTH)
+        return parse_period(f"{today:%Y-%m}")
     if first is None or last is None:
         missing = "from" if first is None else "to"
         raise InvalidInput("give `period`, or both `from` and `to`", field=missing)

@@ -40,7 +40,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from patron.domain.donations import parse_period
+from patron.domain.calendar import parse_period
 from patron.domain.errors import InvalidInput
 
 #: The settlement party that is not a brand: the program, holding outstanding points.
@@ -234,7 +234,7 @@ class StatementPeriod:
 
 
 def statement_period(key: str, *, field: str = "period") -> StatementPeriod:
-    """Parse `2026`, `2026-Q1` or `2026-01` (`donations.parse_period`); InvalidInput naming
+    """Parse `2026`, `2026-Q1` or `2026-01` (`calendar.parse_period`); InvalidInput naming
     `field` otherwise."""
     window = parse_period(key, field=field)
     year = key[:4]

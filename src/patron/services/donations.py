@@ -18,8 +18,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from patron.db.uow import UnitOfWork
-from patron.domain.calendar import local_date
-from patron.domain.donations import PayoutLine, ReportWindow, parse_period, price, render_csv
+from patron.domain.calendar import ReportWindow, local_date, parse_period
+from patron.domain.donations import PayoutLine, price, render_csv
 from patron.domain.errors import DomainError, MemberBlocked, NotFound
 from patron.domain.ledger import TxKind, program_donated
 from patron.domain.member import MemberStatus
