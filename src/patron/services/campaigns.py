@@ -279,7 +279,7 @@ def _grant(
     else:
         assert offer.reward is not None
         source = {"campaign": campaign.code, "key": key}
-        redemption_pk, _ = grants.give_reward(
+        redemption_pk, _ = grants.grant_reward(
             uow, program, member_id, offer.reward, at, reason=reason, source=source
         )
         values = {"redemption_id": redemption_pk}

@@ -42,20 +42,6 @@ def grant_reward(
     *,
     reason: str,
     source: dict[str, Any] | None = None,
-) -> RedemptionView:
-    """Give member `member_id` the reward `reward_code` for 0 points: see `give_reward`."""
-    return give_reward(uow, program, member_id, reward_code, now, reason=reason, source=source)[1]
-
-
-def give_reward(
-    uow: UnitOfWork,
-    program: Program,
-    member_id: int,
-    reward_code: str,
-    now: datetime,
-    *,
-    reason: str,
-    source: dict[str, Any] | None = None,
 ) -> tuple[int, RedemptionView]:
     """Give member `member_id` the reward whose catalogue code (or public id) is
     `reward_code`, for 0 points, and record a `reward.granted` outbox event with `reason`

@@ -433,7 +433,7 @@ def give_reward(
         return None
     if reward.reward_code is not None:
         try:
-            view = grant_reward(
+            _, view = grant_reward(
                 uow,
                 program,
                 member_id,

@@ -33,8 +33,9 @@ def grant(customer_id: CustomerId, spec: GrantIn, ctx: Ctx) -> JSONResponse:
     def step(uow: UnitOfWork, prog: Program) -> RedemptionView:
         member = members.require_member(uow, prog, customer_id)
         source = {"api_key": ctx.caller.api_key_id}
-        return grants.grant_reward(
+        _, view = grants.grant_reward(
             uow, prog, member.id, spec.reward, ctx.now, reason=spec.reason, source=source
         )
+        return view
 
     return ctx.write(step, body=spec, scope=Scope.ADMIN)
